@@ -1,0 +1,22 @@
+"""igent: match energy-purchasing registrations to supplier offers and price them."""
+
+from igent.errors import (
+    ConfigError,
+    DataError,
+    IgentError,
+    ModelCallError,
+    ModelOutputError,
+    StoreError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConfigError",
+    "DataError",
+    "IgentError",
+    "ModelCallError",
+    "ModelOutputError",
+    "StoreError",
+    "__version__",
+]

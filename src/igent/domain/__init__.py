@@ -1,0 +1,47 @@
+"""Campaign domain models: pydantic, no I/O."""
+
+from igent.domain.capacity import has_room, used_pct
+from igent.domain.incentive import Incentive, IncentiveBook, IncentiveKind
+from igent.domain.match import (
+    NO_MATCH_FOUND,
+    CandidateAssessment,
+    CandidateOutcome,
+    MatchDecision,
+    MatchStatus,
+    NoMatchReason,
+)
+from igent.domain.offer import OfferBook, PriceTier, Product, ProductType, Supplier
+from igent.domain.purchase_order import (
+    IncentiveAmount,
+    PriceColumn,
+    PriceUnit,
+    PurchaseOrder,
+    PurchaseOrderLine,
+)
+from igent.domain.registration import PaymentType, Registration
+
+__all__ = [
+    "NO_MATCH_FOUND",
+    "CandidateAssessment",
+    "CandidateOutcome",
+    "Incentive",
+    "IncentiveAmount",
+    "IncentiveBook",
+    "IncentiveKind",
+    "MatchDecision",
+    "MatchStatus",
+    "NoMatchReason",
+    "OfferBook",
+    "PaymentType",
+    "PriceColumn",
+    "PriceTier",
+    "PriceUnit",
+    "Product",
+    "ProductType",
+    "PurchaseOrder",
+    "PurchaseOrderLine",
+    "Registration",
+    "Supplier",
+    "has_room",
+    "used_pct",
+]

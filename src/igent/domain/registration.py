@@ -1,0 +1,78 @@
+"""A customer's registration, read from a campaign export (flat JSON object)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from igent.domain.coerce import to_flag, to_optional_int, to_trimmed_str
+
+PaymentType = Literal["Cash", "Loan"]
+
+OptionalInt = Annotated[int | None, BeforeValidator(to_optional_int)]
+Flag = Annotated[bool, BeforeValidator(to_flag)]
+TrimmedStr = Annotated[str, BeforeValidator(to_trimmed_str)]
+
+
+def _to_payment_type(value: object) -> object:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, str):
+        for option in ("Cash", "Loan"):
+            if value.strip().lower() == option.lower():
+                return option
+    return value
+
+
+class Registration(BaseModel):
+    """One customer's request; unknown export keys are kept in ``model_extra``."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+
+    registration_id: TrimmedStr = Field(alias="RegistrationNumber", min_length=1)
+    zip_code: TrimmedStr = Field(alias="Contact_Zip", min_length=1)
+    campaign_name: str | None = Field(default=None, alias="CampaignName")
+    status: str | None = Field(default=None, alias="RegistrationStatus")
+    knows_amount_of_panels: Flag = Field(default=False, alias="Product_KnowsAmountOfPanels")
+    amount_of_panels: OptionalInt = Field(default=None, alias="Product_AmountOfPanels")
+    optimal_amount_of_panels: OptionalInt = Field(
+        default=None, alias="Proposal_OptimalAmountOfPanels"
+    )
+    optimal_amount_of_batteries: OptionalInt = Field(
+        default=None, alias="Proposal_OptimalAmountOfBatteries"
+    )
+    low_medium_income: Flag = Field(default=False, alias="Contact_LowMediumIncome")
+    payment_type: Annotated[PaymentType | None, BeforeValidator(_to_payment_type)] = Field(
+        default=None, alias="PaymentType"
+    )
+
+    @field_validator("optimal_amount_of_batteries")
+    @classmethod
+    def _batteries_not_negative(cls, value: int | None) -> int | None:
+        if value is not None and value < 0:
+            raise ValueError(f"expected 0 or more batteries, got {value!r}")
+        return value
+
+    @property
+    def num_batteries(self) -> int:
+        """Batteries asked for; a missing or empty value means none."""
+        return self.optimal_amount_of_batteries or 0
+
+    @property
+    def num_panels(self) -> int | None:
+        """Panels asked for (rule 1), or None when neither count is usable."""
+        if (
+            self.knows_amount_of_panels
+            and self.amount_of_panels is not None
+            and self.amount_of_panels > 0
+        ):
+            return self.amount_of_panels
+        if self.optimal_amount_of_panels is not None and self.optimal_amount_of_panels > 0:
+            return self.optimal_amount_of_panels
+        return None
+
+    @property
+    def effective_payment_type(self) -> PaymentType:
+        """The payment type to price with: the registration's own, else Cash."""
+        return self.payment_type or "Cash"
