@@ -18,7 +18,12 @@ from igent.domain.purchase_order import (
     PurchaseOrder,
     PurchaseOrderLine,
 )
-from igent.domain.registration import PaymentType, Registration
+from igent.domain.registration import (
+    PaymentType,
+    Registration,
+    RegistrationRecord,
+    parse_registration_record,
+)
 
 __all__ = [
     "NO_MATCH_FOUND",
@@ -41,7 +46,9 @@ __all__ = [
     "PurchaseOrder",
     "PurchaseOrderLine",
     "Registration",
+    "RegistrationRecord",
     "Supplier",
     "has_room",
+    "parse_registration_record",
     "used_pct",
 ]

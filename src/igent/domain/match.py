@@ -6,7 +6,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-NoMatchReason = Literal["zip_not_served", "no_capacity", "product_unavailable", "invalid_registration"]
+NoMatchReason = Literal[
+    "zip_not_served", "no_capacity", "product_unavailable", "invalid_registration"
+]
 MatchStatus = Literal["matched", "no_match"]
 CandidateOutcome = Literal["chosen", "ranked_lower", "no_capacity", "product_unavailable"]
 NO_MATCH_FOUND = "NO MATCH FOUND"

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from igent.domain.coerce import to_flag, to_optional_int, to_trimmed_str
 
@@ -76,3 +85,48 @@ class Registration(BaseModel):
     def effective_payment_type(self) -> PaymentType:
         """The payment type to price with: the registration's own, else Cash."""
         return self.payment_type or "Cash"
+
+
+@dataclass(frozen=True)
+class RegistrationRecord:
+    """One entry of a registrations file: the parsed registration, or why it is invalid."""
+
+    record_index: int
+    raw: Mapping[str, Any]
+    registration: Registration | None
+    error: str | None = None
+
+    @property
+    def registration_id(self) -> str:
+        """The registration's id, or a placeholder naming the record index."""
+        if self.registration is not None:
+            return self.registration.registration_id
+        raw_id = self.raw.get("RegistrationNumber") if isinstance(self.raw, Mapping) else None
+        return str(raw_id).strip() if raw_id not in (None, "") else f"#{self.record_index}"
+
+
+def parse_registration_record(raw: Any, record_index: int) -> RegistrationRecord:
+    """Parse one raw registration; a validation failure is kept as the record's error."""
+    if not isinstance(raw, Mapping):
+        return RegistrationRecord(
+            record_index=record_index,
+            raw={},
+            registration=None,
+            error=f"registration #{record_index}: expected a JSON object, got {type(raw).__name__}",
+        )
+    try:
+        return RegistrationRecord(record_index, raw, Registration.model_validate(raw))
+    except ValidationError as exc:
+        raw_id = raw.get("RegistrationNumber")
+        problems = "; ".join(
+            f"field {'.'.join(str(p) for p in err['loc'])!r}: {err['msg']} (got {err['input']!r})"
+            if err["type"] != "missing"
+            else f"field {'.'.join(str(p) for p in err['loc'])!r} is missing"
+            for err in exc.errors()
+        )
+        return RegistrationRecord(
+            record_index=record_index,
+            raw=raw,
+            registration=None,
+            error=f"registration #{record_index} ({raw_id!r}): {problems}",
+        )

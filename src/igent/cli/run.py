@@ -1,0 +1,219 @@
+"""``igent run`` / ``python -m igent.workflows``: run a constellation over a campaign."""
+
+from __future__ import annotations
+
+import asyncio
+import cProfile
+import datetime as dt
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from igent.cli.render import render_summary
+from igent.errors import ConfigError
+from igent.llm import ChatClient
+from igent.settings import Settings
+from igent.workflows import (
+    Constellation,
+    InputPaths,
+    RunOptions,
+    Runner,
+    choose_model,
+    demo_input_paths,
+    open_model,
+    read_run_config,
+    resolve_constellation,
+)
+
+stdout = Console()
+stderr = Console(stderr=True)
+
+Opt = typer.Option
+
+
+def _input_paths(
+    data_dir: Path | None,
+    scenario: str | None,
+    registrations: Path | None,
+    offers: Path | None,
+    incentives: Path | None,
+) -> tuple[InputPaths, str]:
+    if data_dir is not None or scenario is not None:
+        if data_dir is None or scenario is None:
+            raise ConfigError("--data-dir and --scenario go together: D/registrations/S.json ...")
+        return InputPaths.from_data_dir(data_dir, scenario), f"scenario {scenario!r} in {data_dir}"
+    if registrations is None and offers is None:
+        return demo_input_paths(), "the bundled demo campaign"
+    if registrations is None or offers is None:
+        raise ConfigError("--registrations and --offers go together (--incentives is optional)")
+    return InputPaths(registrations, offers, incentives), str(registrations)
+
+
+def _options(
+    baseline: bool, overrides: dict[str, Any], concurrency: int, max_items: int | None
+) -> RunOptions:
+    base = RunOptions.baseline() if baseline else RunOptions()
+    values = {**base.to_json(), **{k: v for k, v in overrides.items() if v is not None}}
+    values.update(concurrency=concurrency, max_items=max_items)
+    return RunOptions.from_json(values)
+
+
+async def _run(runner: Runner, client: ChatClient | None, quiet: bool) -> dict[str, Any]:
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    try:
+        with Progress(*columns, console=stderr, disable=quiet, transient=False) as progress:
+            task_id = progress.add_task(runner.constellation.name, total=None)
+
+            def report(done: int, total: int) -> None:
+                progress.update(task_id, completed=done, total=total)
+
+            result = await runner.run(report)
+    finally:
+        if client is not None:
+            await client.aclose()
+    return result.summary
+
+
+def run_command(
+    constellation: Annotated[str, typer.Argument(help="Constellation name or YAML path.")] = "",
+    max_items: Annotated[int | None, Opt(help="Process only the first N registrations.")] = None,
+    data_dir: Annotated[Path | None, Opt(help="Data directory (with --scenario).")] = None,
+    scenario: Annotated[str | None, Opt(help="Scenario name: D/registrations/S.json ...")] = None,
+    registrations: Annotated[Path | None, Opt(help="Registrations JSON file.")] = None,
+    offers: Annotated[Path | None, Opt(help="Offers JSON file.")] = None,
+    incentives: Annotated[Path | None, Opt(help="Incentives YAML/JSON file.")] = None,
+    model: Annotated[
+        str | None,
+        Opt(help="endpoint[:model] from the registry, mock, sim or sim:PROFILE. [env IGENT_MODEL]"),
+    ] = None,
+    concurrency: Annotated[int, Opt(min=1, help="Registrations processed at once.")] = 1,
+    out: Annotated[Path | None, Opt(help="Run directory (default runs/NAME-TIME).")] = None,
+    resume: Annotated[Path | None, Opt(help="Finish the interrupted run in this directory.")] = None,
+    baseline: Annotated[bool, Opt(help="The plan's 'before' settings for every switch.")] = False,
+    parallel_loading: Annotated[
+        bool | None, Opt("--parallel-loading/--sequential-loading", help="Load files at once.")
+    ] = None,
+    capacity_cache: Annotated[
+        bool | None,
+        Opt("--capacity-cache/--capacity-reload", help="Keep capacity in memory or reread it."),
+    ] = None,
+    batch_size: Annotated[
+        int | None, Opt(min=1, help="Flush outputs every N results (1 = write per result).")
+    ] = None,
+    flush_interval: Annotated[float | None, Opt(help="Also flush after this many seconds.")] = None,
+    early_extraction: Annotated[
+        bool | None,
+        Opt("--early-extraction/--wait-full-reply", help="Stop reading once the JSON closes."),
+    ] = None,
+    critic_skip: Annotated[
+        str | None, Opt(help="When to skip the LLM critic: never, valid_json, validated.")
+    ] = None,
+    cache: Annotated[str | None, Opt(help="Response cache: off, read, read-write.")] = None,
+    time_scale: Annotated[
+        float | None, Opt(help="Simulator delay multiplier. [env IGENT_TIME_SCALE]")
+    ] = None,
+    sim_error_rate: Annotated[float, Opt(help="Share of wrong matcher answers (sim/mock).")] = 0.0,
+    seed: Annotated[int, Opt(help="Simulator / mock seed.")] = 0,
+    skip_status: Annotated[
+        str | None, Opt(help="Comma-separated RegistrationStatus values to leave out.")
+    ] = None,
+    campaign_date: Annotated[
+        str | None, Opt(help="Date for incentive validity, YYYY-MM-DD (default today).")
+    ] = None,
+    profile: Annotated[Path | None, Opt(help="Write cProfile stats here (snakeviz).")] = None,
+    prompt_dir: Annotated[Path | None, Opt(help="Your own prompt directory.")] = None,
+    as_json: Annotated[bool, Opt("--json", help="Print the summary as JSON.")] = False,
+    quiet: Annotated[bool, Opt(help="No progress bar.")] = False,
+) -> None:
+    """Run CONSTELLATION over the campaign and write results to the run directory."""
+    settings = Settings()
+    if critic_skip not in (None, "never", "valid_json", "validated"):
+        raise ConfigError(f"--critic-skip {critic_skip!r}: expected never, valid_json or validated")
+    if cache not in (None, "off", "read", "read-write"):
+        raise ConfigError(f"--cache {cache!r}: expected off, read or read-write")
+    if resume is not None:
+        config = read_run_config(resume)
+        chosen = Constellation.model_validate(config["constellation"])
+        paths = InputPaths.from_json(config["inputs"])
+        options = RunOptions.from_json(config["options"])
+        model_info = config["model"]
+        run_dir = resume
+        source = f"resume of {resume}"
+    else:
+        if not constellation:
+            raise ConfigError("name a constellation, e.g. p1m1m2c (see: igent constellations list)")
+        chosen = resolve_constellation(constellation, settings.constellation_dir)
+        paths, source = _input_paths(data_dir, scenario, registrations, offers, incentives)
+        date = dt.date.fromisoformat(campaign_date) if campaign_date else dt.date.today()
+        options = _options(
+            baseline,
+            {
+                "parallel_loading": parallel_loading,
+                "capacity_cache": capacity_cache,
+                "batch_size": batch_size,
+                "flush_interval_s": flush_interval,
+                "early_extraction": early_extraction,
+                "critic_skip": critic_skip,
+                "cache_mode": cache,
+                "skip_status": [s.strip() for s in skip_status.split(",")] if skip_status else None,
+                "campaign_date": date.isoformat(),
+            },
+            concurrency,
+            max_items,
+        )
+        choice = choose_model(model or settings.model, time_scale or settings.time_scale)
+        model_info = {
+            "spec": choice.spec if chosen.uses_llm else None,
+            "time_scale": choice.time_scale,
+            "sim_error_rate": sim_error_rate,
+            "seed": seed,
+        }
+        if choice.note and chosen.uses_llm:
+            stderr.print(f"[yellow]note:[/] {choice.note}")
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        run_dir = out or settings.runs_dir / f"{chosen.name}-{stamp}-{os.getpid()}"
+    stderr.print(f"igent: {chosen.name} on {source} -> {run_dir}")
+    profiler = cProfile.Profile() if profile else None
+    spec = model_info.get("spec")
+    try:
+        if profiler:
+            profiler.enable()
+        if spec:
+            with open_model(
+                spec,
+                time_scale=float(model_info.get("time_scale", 1.0)),
+                sim_error_rate=float(model_info.get("sim_error_rate", 0.0)),
+                seed=int(model_info.get("seed", 0)),
+                endpoints_file=settings.endpoints_file,
+                cache_mode=options.cache_mode,
+                cache_path=settings.cache_path,
+                transcript_path=run_dir / "transcripts.jsonl" if options.transcripts else None,
+            ) as client:
+                runner = Runner(
+                    chosen, paths, options, run_dir, client=client, model_info=model_info,
+                    prompt_dir=prompt_dir or settings.prompt_dir,
+                )
+                summary = asyncio.run(_run(runner, client, quiet))
+        else:
+            runner = Runner(chosen, paths, options, run_dir, model_info=model_info)
+            summary = asyncio.run(_run(runner, None, quiet))
+    finally:
+        if profiler:
+            profiler.disable()
+            profiler.dump_stats(str(profile))
+            stderr.print(f"profile written to {profile} (view: snakeviz {profile})")
+    if as_json:
+        sys.stdout.write(json.dumps(summary, indent=2, default=str) + "\n")
+    else:
+        render_summary(stdout, summary, run_dir)

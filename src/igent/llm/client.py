@@ -1,0 +1,356 @@
+"""The `ChatClient` seam and its implementation over the OpenAI SDK."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import time
+from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager, nullcontext
+from typing import Any, Protocol, cast
+
+import httpx
+import openai
+from openai.types.chat import ChatCompletion
+
+from igent.errors import ModelCallError, excerpt
+from igent.llm.endpoints import (
+    Endpoint,
+    resolve_api_key,
+    resolve_api_version,
+    resolve_base_url,
+)
+from igent.llm.json_extract import extract_json
+from igent.llm.limiter import RateLimiter
+from igent.llm.retry import RetryAfterError, RetryPolicy
+from igent.llm.streaming import StreamResult, read_stream
+from igent.llm.types import CallTiming, ChatRequest, ChatResponse, Clock, Sleep, Usage
+from igent.llm.usage import estimate_tokens, to_usage
+
+INTENDED_LATENCY_HEADER = "x-sim-intended-latency-s"
+TOTAL_CHUNKS_HEADER = "x-sim-total-chunks"
+_BEARER = re.compile(r"(?i)bearer\s+[^\s\"',]+")
+_KEY_LIKE = re.compile(r"sk-[A-Za-z0-9_\-]{6,}")
+_NO_KEY = "unused"  # the SDK insists on a key; local servers ignore it
+
+
+class ChatClient(Protocol):
+    """Anything that can complete a `ChatRequest`."""
+
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        """Send ``request`` and return the reply."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...
+
+
+def scrub(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """Mask API keys and bearer tokens in ``text``."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return _KEY_LIKE.sub("sk-***", _BEARER.sub("Bearer ***", text))
+
+
+class OpenAICompatibleClient:
+    """A `ChatClient` for one endpoint, over a single shared ``openai.AsyncOpenAI``.
+
+    The SDK's own retries are off; `RetryPolicy` retries instead, so tests and runs
+    control every delay.
+    """
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        *,
+        api_key: str | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        max_retries: int = 3,
+        timeout_s: float = 60.0,
+        retry_policy: RetryPolicy | None = None,
+        limiter: RateLimiter | None = None,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        env = os.environ if env is None else env
+        self.endpoint = endpoint
+        self.timeout_s = timeout_s
+        self._retry = retry_policy or RetryPolicy(max_attempts=max_retries + 1)
+        self._limiter = limiter
+        self._clock = clock
+        self._sleep = sleep
+        key = api_key if api_key is not None else resolve_api_key(endpoint, env)
+        self._secrets = (key,) if key else ()
+        base_url = resolve_base_url(endpoint, env)
+        # The SDK types http_client as its vendored httpx2 client but accepts httpx's too.
+        sdk_http = cast(Any, http_client)
+        if endpoint.provider == "azure":
+            self._sdk: openai.AsyncOpenAI = openai.AsyncAzureOpenAI(
+                api_key=key,
+                azure_endpoint=base_url,
+                api_version=resolve_api_version(endpoint, env),
+                http_client=sdk_http,
+                max_retries=0,
+                timeout=timeout_s,
+            )
+        else:
+            self._sdk = openai.AsyncOpenAI(
+                api_key=key or _NO_KEY,
+                base_url=base_url,
+                http_client=sdk_http,
+                max_retries=0,
+                timeout=timeout_s,
+            )
+
+    async def aclose(self) -> None:
+        """Close the SDK client and its HTTP connections."""
+        await self._sdk.close()
+
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        """Send ``request``, retrying transient failures per the retry policy.
+
+        Raises:
+            ModelCallError: the call failed after all attempts.
+            ModelOutputError: a JSON reply was asked for and none could be parsed.
+        """
+        return await self._retry.run(lambda: self._attempt(request), sleep=self._sleep)
+
+    async def _attempt(self, request: ChatRequest) -> ChatResponse:
+        estimated = _estimate_request_tokens(request)
+        slot: AbstractAsyncContextManager[None] = (
+            self._limiter.slot(estimated) if self._limiter else nullcontext()
+        )
+        async with slot:
+            try:
+                if request.stream:
+                    response = await self._stream(request)
+                else:
+                    response = await self._once(request)
+            except openai.OpenAIError as exc:
+                raise self._to_call_error(exc) from exc
+            except (TimeoutError, httpx.TransportError) as exc:
+                raise self._to_call_error(exc) from exc
+        if self._limiter is not None:
+            self._limiter.record_tokens(estimated, response.usage.total_tokens)
+        return response
+
+    def _params(self, request: ChatRequest) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "model": self.endpoint.model,
+            "messages": request.messages,
+            "timeout": self.timeout_s,
+        }
+        if request.temperature is not None:
+            params["temperature"] = request.temperature
+        if request.max_tokens is not None:
+            params["max_tokens"] = request.max_tokens
+        if request.tools:
+            params["tools"] = request.tools
+        if request.response_schema is not None and self.endpoint.supports_json_schema:
+            params["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {
+                    "name": request.schema_name,
+                    "schema": request.response_schema,
+                    "strict": False,
+                },
+            }
+        if self.endpoint.extra_params:
+            params["extra_body"] = dict(self.endpoint.extra_params)
+        return params
+
+    async def _once(self, request: ChatRequest) -> ChatResponse:
+        started_s = self._clock()
+        raw = await self._sdk.chat.completions.with_raw_response.create(**self._params(request))
+        completion = cast(ChatCompletion, raw.parse())
+        ended_s = self._clock()
+        choice = completion.choices[0] if completion.choices else None
+        text = (choice.message.content if choice else None) or ""
+        tool_calls = [
+            call.model_dump(exclude_none=True)
+            for call in ((choice.message.tool_calls if choice else None) or [])
+        ]
+        if completion.usage is not None:
+            usage = to_usage(
+                self.endpoint, completion.usage.prompt_tokens, completion.usage.completion_tokens
+            )
+        else:
+            usage = self._estimated_usage(request, text)
+        parsed, field_times = _parse_reply(request, text, tool_calls, ended_s)
+        return ChatResponse(
+            text=text,
+            parsed=parsed,
+            tool_calls=tool_calls,
+            usage=usage,
+            timing=CallTiming(started_s=started_s, first_token_s=None, last_token_s=ended_s),
+            model=completion.model or self.endpoint.model,
+            endpoint=self.endpoint.name,
+            chunks_read=1,
+            intended_latency_s=_header_float(raw.headers, INTENDED_LATENCY_HEADER),
+            field_times=field_times,
+        )
+
+    async def _stream(self, request: ChatRequest) -> ChatResponse:
+        params = self._params(request)
+        params["stream"] = True
+        if self.endpoint.supports_stream_usage:
+            params["stream_options"] = {"include_usage": True}
+        started_s = self._clock()
+        raw = await self._sdk.chat.completions.with_raw_response.create(**params)
+        stream = cast(openai.AsyncStream[Any], raw.parse())
+        try:
+            result = await read_stream(
+                stream, request, self._clock, objects_only=_wants_object(request)
+            )
+        finally:
+            await stream.close()
+        ended_s = self._clock()
+        if not result.finished and not result.stopped_early:
+            raise ModelCallError(
+                f"stream from endpoint {self.endpoint.name!r} (model {self.endpoint.model!r}) "
+                f"ended before the reply finished, after {result.chunks_read} chunks",
+                endpoint=self.endpoint.name,
+                model=self.endpoint.model,
+                body=result.text,
+                retryable=True,
+            )
+        return self._stream_response(request, raw.headers, result, started_s, ended_s)
+
+    def _stream_response(
+        self,
+        request: ChatRequest,
+        headers: httpx.Headers | Mapping[str, str],
+        result: StreamResult,
+        started_s: float,
+        ended_s: float,
+    ) -> ChatResponse:
+        if result.prompt_tokens is not None and result.completion_tokens is not None:
+            usage = to_usage(self.endpoint, result.prompt_tokens, result.completion_tokens)
+        else:
+            usage = self._estimated_usage(request, result.text)
+        scanner = result.scanner
+        if scanner is not None and scanner.done:
+            parsed: Any = scanner.value
+            field_times = dict(result.field_times)
+            _deliver_missing_fields(request, parsed, field_times, ended_s)
+        else:
+            parsed, field_times = _parse_reply(request, result.text, result.tool_calls, ended_s)
+        total_chunks = _header_float(headers, TOTAL_CHUNKS_HEADER)
+        skipped = (
+            max(0, int(total_chunks) - result.chunks_read)
+            if result.stopped_early and total_chunks is not None
+            else None
+        )
+        return ChatResponse(
+            text=result.text,
+            parsed=parsed,
+            tool_calls=result.tool_calls,
+            usage=usage,
+            timing=CallTiming(
+                started_s=started_s,
+                first_token_s=result.first_token_s,
+                last_token_s=result.last_token_s if result.last_token_s is not None else ended_s,
+            ),
+            model=result.model or self.endpoint.model,
+            endpoint=self.endpoint.name,
+            chunks_read=result.chunks_read,
+            stopped_early=result.stopped_early,
+            chunks_skipped_estimate=skipped,
+            intended_latency_s=_header_float(headers, INTENDED_LATENCY_HEADER),
+            field_times=field_times,
+        )
+
+    def _estimated_usage(self, request: ChatRequest, text: str) -> Usage:
+        prompt = _estimate_request_tokens(request, include_max=False)
+        usage = to_usage(self.endpoint, prompt, estimate_tokens(text))
+        return Usage(usage.prompt_tokens, usage.completion_tokens, usage.cost_usd, estimated=True)
+
+    def _to_call_error(self, exc: BaseException) -> ModelCallError:
+        where = f"endpoint {self.endpoint.name!r} (model {self.endpoint.model!r})"
+        common: dict[str, Any] = {"endpoint": self.endpoint.name, "model": self.endpoint.model}
+        if isinstance(exc, openai.APITimeoutError | TimeoutError | httpx.TimeoutException):
+            return ModelCallError(
+                f"call to {where} timed out after {self.timeout_s:g}s", retryable=True, **common
+            )
+        if isinstance(exc, openai.APIStatusError):
+            status = exc.status_code
+            body = scrub(_body_text(exc), self._secrets)
+            message = f"{where} returned HTTP {status}: {excerpt(body)}"
+            retry_after = _header_float(exc.response.headers, "retry-after")
+            if retry_after is not None and status in (429, 503):
+                return RetryAfterError(
+                    message, retry_after_s=retry_after, status=status, body=body, **common
+                )
+            retryable = status in (408, 409, 429) or status >= 500
+            return ModelCallError(message, status=status, body=body, retryable=retryable, **common)
+        if isinstance(exc, openai.APIConnectionError | httpx.TransportError):
+            cause = exc.__cause__ or exc
+            detail = scrub(f"{type(cause).__name__}: {cause}", self._secrets)
+            return ModelCallError(
+                f"connection to {where} failed or dropped: {excerpt(detail)}",
+                retryable=True,
+                **common,
+            )
+        detail = scrub(f"{type(exc).__name__}: {exc}", self._secrets)
+        return ModelCallError(f"call to {where} failed: {excerpt(detail)}", **common)
+
+
+def _wants_object(request: ChatRequest) -> bool:
+    schema = request.response_schema or {}
+    return schema.get("type") == "object" or bool(request.watch_fields)
+
+
+def _parse_reply(
+    request: ChatRequest, text: str, tool_calls: list[dict[str, Any]], now: float
+) -> tuple[Any, dict[str, float]]:
+    wants_json = bool(request.response_schema or request.watch_fields or request.early_stop)
+    if not wants_json or (tool_calls and not text.strip()):
+        return None, {}
+    parsed = extract_json(text, prefer="object" if _wants_object(request) else None)
+    field_times: dict[str, float] = {}
+    _deliver_missing_fields(request, parsed, field_times, now)
+    return parsed, field_times
+
+
+def _deliver_missing_fields(
+    request: ChatRequest, parsed: Any, field_times: dict[str, float], now: float
+) -> None:
+    """Hand watched fields not yet delivered to ``on_field`` (non-stream or a late parse)."""
+    if not isinstance(parsed, dict):
+        return
+    for name in request.watch_fields:
+        if name in parsed and name not in field_times:
+            field_times[name] = now
+            if request.on_field is not None:
+                request.on_field(name, parsed[name])
+
+
+def _estimate_request_tokens(request: ChatRequest, *, include_max: bool = True) -> int:
+    chars = sum(len(str(message.get("content", ""))) for message in request.messages)
+    if request.tools:
+        chars += len(json.dumps(request.tools))
+    return (chars + 3) // 4 + ((request.max_tokens or 0) if include_max else 0)
+
+
+def _header_float(headers: httpx.Headers | Mapping[str, str], name: str) -> float | None:
+    value = headers.get(name)
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def _body_text(exc: openai.APIStatusError) -> str:
+    if exc.body is not None:
+        return exc.body if isinstance(exc.body, str) else json.dumps(exc.body)
+    try:
+        return exc.response.text
+    except Exception:  # the body of a streamed error may be unread
+        return exc.message

@@ -1,0 +1,58 @@
+"""Incentive rules: which incentives a registration gets and how much (rule 9)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from igent.domain import Incentive, IncentiveAmount, IncentiveBook, Product
+
+_NUMBER = re.compile(r"[-+]?\d+(?:[.,]\d+)?")
+
+
+def product_watts(product: Product) -> float:
+    """Read a solar panel's watts from ProductCapacity such as "400", "400W", "0.4 kW"."""
+    text = product.product_capacity.strip().lower()
+    found = _NUMBER.search(text)
+    if found is None:
+        return 0.0
+    value = float(found.group().replace(",", "."))
+    return value * 1000 if "kw" in text else value
+
+
+def solar_watts(product: Product, num_panels: int) -> float:
+    """Installed solar watts: panels times the panel's watts."""
+    return product_watts(product) * num_panels
+
+
+def incentive_amount(incentive: Incentive, total_price: float, installed_watts: float) -> float:
+    """Compute one incentive's amount before the net-price floor, capped and rounded to cents."""
+    if incentive.kind == "percent_of_total":
+        amount = total_price * incentive.rate / 100
+    elif incentive.kind == "fixed_amount":
+        amount = incentive.rate
+    else:
+        amount = installed_watts * incentive.rate
+    if incentive.cap is not None:
+        amount = min(amount, incentive.cap)
+    return round(amount + 0.0, 2)
+
+
+def grant_incentives(
+    book: IncentiveBook,
+    *,
+    zip_code: str,
+    low_medium_income: bool,
+    campaign_date: dt.date,
+    total_price: float,
+    installed_watts: float,
+) -> list[IncentiveAmount]:
+    """Return every incentive that applies, in file order, with its amount."""
+    return [
+        IncentiveAmount(
+            name=incentive.name,
+            amount=incentive_amount(incentive, total_price, installed_watts),
+        )
+        for incentive in book.incentives
+        if incentive.applies_to(zip_code, low_medium_income, campaign_date)
+    ]

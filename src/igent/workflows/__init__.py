@@ -1,0 +1,35 @@
+"""Workflows: constellations, the runner, options, inputs and model selection."""
+
+from igent.workflows.constellation import (
+    Constellation,
+    PhaseSpec,
+    builtin_constellations,
+    load_constellation,
+    parse_constellation,
+    resolve_constellation,
+)
+from igent.workflows.inputs import InputPaths, RunInputs, demo_input_paths, load_inputs
+from igent.workflows.models import choose_model, mock_client, open_model
+from igent.workflows.options import RunOptions
+from igent.workflows.runner import RunResult, Runner, build_agents, read_run_config
+
+__all__ = [
+    "Constellation",
+    "InputPaths",
+    "PhaseSpec",
+    "RunInputs",
+    "RunOptions",
+    "RunResult",
+    "Runner",
+    "build_agents",
+    "builtin_constellations",
+    "choose_model",
+    "demo_input_paths",
+    "load_constellation",
+    "load_inputs",
+    "mock_client",
+    "open_model",
+    "parse_constellation",
+    "read_run_config",
+    "resolve_constellation",
+]

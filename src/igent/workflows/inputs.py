@@ -1,0 +1,91 @@
+"""Locate and load a run's input files, sequentially or in parallel."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from igent.campaign.loader import load_incentives, load_offers, load_registrations
+from igent.domain import IncentiveBook, OfferBook, RegistrationRecord
+from igent.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class InputPaths:
+    """The three files of a campaign run."""
+
+    registrations: Path
+    offers: Path
+    incentives: Path | None = None
+
+    @classmethod
+    def from_data_dir(cls, data_dir: Path, scenario: str) -> InputPaths:
+        """Find ``D/registrations/S.json``, ``D/offers/S.json``, ``D/incentives/S.{yaml,json}``."""
+        registrations = data_dir / "registrations" / f"{scenario}.json"
+        offers = data_dir / "offers" / f"{scenario}.json"
+        for path in (registrations, offers):
+            if not path.exists():
+                raise ConfigError(
+                    f"scenario {scenario!r}: {str(path)!r} does not exist; --data-dir D "
+                    "--scenario S expects D/registrations/S.json and D/offers/S.json"
+                )
+        incentives = next(
+            (
+                data_dir / "incentives" / f"{scenario}{ext}"
+                for ext in (".yaml", ".yml", ".json")
+                if (data_dir / "incentives" / f"{scenario}{ext}").exists()
+            ),
+            None,
+        )
+        return cls(registrations, offers, incentives)
+
+    def to_json(self) -> dict[str, str | None]:
+        """Return the paths as strings (absolute, so a resume finds them)."""
+        return {
+            "registrations": str(self.registrations.resolve()),
+            "offers": str(self.offers.resolve()),
+            "incentives": str(self.incentives.resolve()) if self.incentives else None,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, str | None]) -> InputPaths:
+        """Rebuild paths saved by :meth:`to_json`."""
+        incentives = data.get("incentives")
+        return cls(
+            Path(str(data["registrations"])),
+            Path(str(data["offers"])),
+            Path(incentives) if incentives else None,
+        )
+
+
+@dataclass(frozen=True)
+class RunInputs:
+    """Loaded campaign data."""
+
+    records: list[RegistrationRecord]
+    offers: OfferBook
+    incentives: IncentiveBook
+
+
+def load_inputs(paths: InputPaths, *, parallel: bool = True) -> RunInputs:
+    """Load the three files; ``parallel`` reads them on three threads at once."""
+    if not parallel:
+        return RunInputs(
+            load_registrations(paths.registrations),
+            load_offers(paths.offers),
+            load_incentives(paths.incentives),
+        )
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        records = pool.submit(load_registrations, paths.registrations)
+        offers = pool.submit(load_offers, paths.offers)
+        incentives = pool.submit(load_incentives, paths.incentives)
+        return RunInputs(records.result(), offers.result(), incentives.result())
+
+
+def demo_input_paths() -> InputPaths:
+    """The bundled demo campaign (50 registrations, 4 suppliers) shipped with igent."""
+    from igent.campaign.demo import demo_campaign_paths
+
+    paths = demo_campaign_paths()
+    return InputPaths(paths["registrations"], paths["offers"], paths.get("incentives"))

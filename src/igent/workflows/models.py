@@ -1,0 +1,122 @@
+"""Turn a model name into a ChatClient: a registry endpoint, ``mock``, or the simulator."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from igent.errors import ConfigError
+from igent.llm import (
+    CachingClient,
+    ChatClient,
+    ChatRequest,
+    FakeChatClient,
+    OpenAICompatibleClient,
+    ResponseCache,
+    TranscriptClient,
+    TranscriptWriter,
+    load_registry,
+    resolve_endpoint,
+)
+from igent.sim import PROFILES, SimConfig, SimServer
+from igent.sim.draw import RequestLedger
+from igent.sim.reply import ChatRequest as SimRequest
+from igent.sim.reply import plan_reply
+from igent.workflows.options import CacheMode
+
+DEFAULT_MODEL = "sim:gpt-4o"
+DEFAULT_SIM_TIME_SCALE = 0.1
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """What ``--model`` asked for, and what the run should say about it."""
+
+    spec: str
+    time_scale: float
+    note: str
+
+
+def choose_model(model: str | None, time_scale: float | None) -> ModelChoice:
+    """Apply defaults: no model means the in-process simulator at a fast time scale."""
+    if model:
+        return ModelChoice(model, time_scale if time_scale is not None else 1.0, "")
+    scale = time_scale if time_scale is not None else DEFAULT_SIM_TIME_SCALE
+    return ModelChoice(
+        DEFAULT_MODEL,
+        scale,
+        f"no model configured (--model / IGENT_MODEL): using the local simulator in-process, "
+        f"profile gpt-4o at time scale {scale:g}",
+    )
+
+
+def mock_client(error_rate: float = 0.0, seed: int = 0) -> FakeChatClient:
+    """The ``mock`` model: instant rules-engine answers, optionally wrong at a seeded rate."""
+    config = SimConfig(profile="instant", time_scale=0.0, seed=seed, error_rate=error_rate)
+    ledger = RequestLedger(seed)
+
+    def reply(request: ChatRequest) -> str:
+        body = {"model": "mock", "messages": request.messages, "stream": False}
+        request_id, _, rng = ledger.draw(body)
+        plan = plan_reply(SimRequest.from_body(body), config, rng, request_id)
+        return plan.text
+
+    return FakeChatClient(reply, name="mock", model="mock")
+
+
+@contextlib.contextmanager
+def open_model(
+    spec: str,
+    *,
+    time_scale: float = 1.0,
+    sim_error_rate: float = 0.0,
+    seed: int = 0,
+    endpoints_file: Path | None = None,
+    cache_mode: CacheMode = "off",
+    cache_path: Path | None = None,
+    transcript_path: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout_s: float = 60.0,
+) -> Iterator[ChatClient]:
+    """Yield a client for ``spec`` (``mock``, ``sim[:PROFILE]``, ``endpoint[:model]``).
+
+    ``sim`` starts the simulator in a background thread for the duration of the block.
+    """
+    env = os.environ if env is None else env
+    with contextlib.ExitStack() as stack:
+        client: ChatClient
+        if spec == "mock":
+            client = mock_client(sim_error_rate, seed)
+        elif spec == "sim" or spec.startswith("sim:"):
+            profile = spec.partition(":")[2] or "gpt-4o"
+            if profile not in PROFILES:
+                raise ConfigError(
+                    f"simulator profile {profile!r} is not known; expected one of "
+                    f"{', '.join(sorted(PROFILES))}"
+                )
+            config = SimConfig(
+                profile=profile, time_scale=time_scale, seed=seed, error_rate=sim_error_rate
+            )
+            server = stack.enter_context(SimServer(config))
+            registry = load_registry(endpoints_file)
+            endpoint = resolve_endpoint("sim", registry).model_copy(
+                update={"base_url": server.base_url, "model": profile}
+            )
+            client = OpenAICompatibleClient(endpoint, api_key="sim", timeout_s=timeout_s, env=env)
+        else:
+            endpoint = resolve_endpoint(spec, load_registry(endpoints_file))
+            client = OpenAICompatibleClient(endpoint, env=env, timeout_s=timeout_s)
+        if cache_mode != "off":
+            if cache_path is None:
+                raise ConfigError("a response cache needs a path: set IGENT_CACHE_PATH")
+            cache = stack.enter_context(ResponseCache(cache_path, mode=cache_mode))
+            client = CachingClient(client, cache)
+        if transcript_path is not None:
+            client = TranscriptClient(client, stack.enter_context(TranscriptWriter(transcript_path)))
+        try:
+            yield client
+        finally:
+            pass

@@ -1,0 +1,72 @@
+"""Run options: every optimisation of the plan is a switch, with the plan's "before" as the
+other setting; ``RunOptions.baseline()`` selects all the "before" settings at once."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from igent.workflows.constellation import SkipPolicy
+
+CacheMode = Literal["off", "read", "read-write"]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a run executes; defaults are the optimised settings."""
+
+    parallel_loading: bool = True
+    capacity_cache: bool = True
+    batch_size: int = 50
+    flush_interval_s: float = 2.0
+    early_extraction: bool = True
+    critic_skip: SkipPolicy | None = None
+    cache_mode: CacheMode = "off"
+    concurrency: int = 1
+    max_items: int | None = None
+    skip_status: frozenset[str] = field(default_factory=frozenset)
+    campaign_date: dt.date | None = None
+    transcripts: bool = True
+
+    @classmethod
+    def baseline(cls, **overrides: object) -> RunOptions:
+        """The plan's "before": sequential loading, capacity reread from disk, a write per
+        result, wait for the full reply, critic always, no cache."""
+        return replace(
+            cls(
+                parallel_loading=False,
+                capacity_cache=False,
+                batch_size=1,
+                early_extraction=False,
+                critic_skip="never",
+                cache_mode="off",
+            ),
+            **overrides,  # type: ignore[arg-type]
+        )
+
+    def to_json(self) -> dict[str, object]:
+        """Return the options as JSON-friendly values (for run.json and reports)."""
+        return {
+            "parallel_loading": self.parallel_loading,
+            "capacity_cache": self.capacity_cache,
+            "batch_size": self.batch_size,
+            "flush_interval_s": self.flush_interval_s,
+            "early_extraction": self.early_extraction,
+            "critic_skip": self.critic_skip,
+            "cache_mode": self.cache_mode,
+            "concurrency": self.concurrency,
+            "max_items": self.max_items,
+            "skip_status": sorted(self.skip_status),
+            "campaign_date": self.campaign_date.isoformat() if self.campaign_date else None,
+            "transcripts": self.transcripts,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> RunOptions:
+        """Rebuild options saved by :meth:`to_json`."""
+        values = dict(data)
+        values["skip_status"] = frozenset(values.get("skip_status") or ())  # type: ignore[arg-type]
+        date_text = values.get("campaign_date")
+        values["campaign_date"] = dt.date.fromisoformat(str(date_text)) if date_text else None
+        return cls(**values)  # type: ignore[arg-type]
