@@ -7,9 +7,6 @@ from typing import Any
 
 import httpx
 import pytest
-
-from igent.errors import ModelCallError, ModelOutputError
-from igent.llm import ChatRequest, RetryPolicy
 from tests.support.payloads import (
     SENTINEL_KEY,
     CountingStream,
@@ -22,6 +19,9 @@ from tests.support.payloads import (
     text_chunks,
     tool_call,
 )
+
+from igent.errors import ModelCallError, ModelOutputError
+from igent.llm import ChatRequest, RetryPolicy
 
 MATCH_SCHEMA = {
     "type": "object",
@@ -84,7 +84,9 @@ async def test_schema_is_not_sent_to_endpoints_without_json_schema(make_client, 
         return httpx.Response(200, json=completion('Sure! {"supplier_id": "S2"} Done.'))
 
     plain = endpoint.model_copy(update={"supports_json_schema": False})
-    response = await make_client(handler, endpoint=plain).complete(ask(response_schema=MATCH_SCHEMA))
+    response = await make_client(handler, endpoint=plain).complete(
+        ask(response_schema=MATCH_SCHEMA)
+    )
 
     assert "response_format" not in seen
     assert response.parsed == {"supplier_id": "S2"}

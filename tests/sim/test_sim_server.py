@@ -205,3 +205,11 @@ def test_model_name_selects_a_known_profile(start_sim, task_message):
             model="instant", messages=task_message("match")
         )
     assert float(raw.headers["x-sim-intended-latency-s"]) == 0.0
+
+
+def test_stats_report_how_late_sends_were(start_sim, task_message):
+    server = start_sim(SimConfig(profile="gpt-4o", time_scale=0.001))
+    with _client(server) as client:
+        client.chat.completions.create(model="sim", messages=task_message("match"))
+    stats = httpx.get(f"{server.base_url}/sim/stats").json()
+    assert stats["sends"] == 1 and stats["max_s"] >= 0

@@ -1,5 +1,6 @@
 """Agents: prompts, the message protocol, model calls and critic verdicts."""
 
+from igent.agents.agent import Agent, AgentCall, AgentReply, AgentRole
 from igent.agents.prompts import PROMPT_NAMES, PromptName, load_prompt
 from igent.agents.protocol import (
     MATCH_SCHEMA,
@@ -18,6 +19,10 @@ from igent.agents.protocol import (
 from igent.agents.verdict import CriticVerdict, parse_verdict
 
 __all__ = [
+    "Agent",
+    "AgentCall",
+    "AgentReply",
+    "AgentRole",
     "MATCH_SCHEMA",
     "PROMPT_NAMES",
     "PURCHASE_ORDER_SCHEMA",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -72,22 +74,30 @@ class Agent:
             watch_fields=self.watch_fields,
             metadata={"role": self.role, **metadata},
         )
-        response = await self.client.complete(request)
+        started = time.perf_counter()
+        try:
+            response = await self.client.complete(request)
+        except ModelOutputError as exc:
+            # The model answered, just not with readable JSON: feed that back, don't crash.
+            failed = AgentCall(
+                self.role, time.perf_counter() - started, 0, 0, 0.0, 0, False, None, False
+            )
+            return AgentReply(exc.raw_excerpt, None, str(exc), failed)
         parsed: Any = None
         error: str | None = None
         if response.tool_calls:
             parsed = _tool_arguments(response)
         else:
             try:
-                parsed = response.parsed if response.parsed is not None else extract_json(response.text)
+                parsed = (
+                    response.parsed if response.parsed is not None else extract_json(response.text)
+                )
             except ModelOutputError as exc:
                 error = str(exc)
         return AgentReply(response.text, parsed, error, _call_record(self.role, response))
 
 
 def _tool_arguments(response: ChatResponse) -> Any:
-    import json
-
     arguments = response.tool_calls[0].get("function", {}).get("arguments", "")
     try:
         return json.loads(arguments) if isinstance(arguments, str) else arguments

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import deque
 from collections.abc import AsyncIterator, Sequence
 
 from fastapi import FastAPI, Request
@@ -30,6 +31,29 @@ async def _sleep_until(deadline: float, request: Request) -> bool:
     return True
 
 
+class SendLag:
+    """How late chunks and replies left compared to their plan (the simulator's own error)."""
+
+    def __init__(self, keep: int = 10_000) -> None:
+        self._lags_s: deque[float] = deque(maxlen=keep)
+
+    def record(self, lag_s: float) -> None:
+        """Record one send that was ``lag_s`` seconds behind its deadline."""
+        self._lags_s.append(lag_s)
+
+    def summary(self) -> dict[str, float | int]:
+        """Return the count, median, p99 and max lag of the recent sends, in seconds."""
+        lags = sorted(self._lags_s)
+        if not lags:
+            return {"sends": 0, "p50_s": 0.0, "p99_s": 0.0, "max_s": 0.0}
+        return {
+            "sends": len(lags),
+            "p50_s": lags[len(lags) // 2],
+            "p99_s": lags[min(len(lags) - 1, int(len(lags) * 0.99))],
+            "max_s": lags[-1],
+        }
+
+
 def _headers(plan: ReplyPlan, extra_s: float = 0.0) -> dict[str, str]:
     headers = {
         "x-request-id": plan.request_id,
@@ -48,7 +72,10 @@ class _TruncatedStream(Response):
     """Send the first events, part of the next one, then drop the connection."""
 
     def __init__(
-        self, events: Sequence[tuple[float, bytes]], start: float, headers: dict[str, str]
+        self,
+        events: Sequence[tuple[float, bytes]],
+        start: float,
+        headers: dict[str, str],
     ) -> None:
         super().__init__(media_type="text/event-stream", headers=headers)
         # The body is streamed, so drop the content-length: 0 Response adds for an empty body.
@@ -70,7 +97,7 @@ class _TruncatedStream(Response):
 
 
 def _stream(
-    events: Sequence[tuple[float, bytes]], start: float, headers: dict[str, str]
+    events: Sequence[tuple[float, bytes]], start: float, headers: dict[str, str], lag: SendLag
 ) -> StreamingResponse:
     async def body() -> AsyncIterator[bytes]:
         loop = asyncio.get_running_loop()
@@ -79,6 +106,7 @@ def _stream(
             delay = start + offset - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
+            lag.record(loop.time() - start - offset)
             yield data
 
     return StreamingResponse(
@@ -92,6 +120,11 @@ def create_sim_app(config: SimConfig) -> FastAPI:
     """Build the simulator app for ``config``."""
     app = FastAPI(title="igent simulator", docs_url=None, redoc_url=None)
     ledger = RequestLedger(config.seed)
+    lag = SendLag()
+
+    @app.get("/v1/sim/stats")
+    async def sim_stats() -> dict[str, float | int]:
+        return lag.summary()
 
     @app.get("/v1/models")
     async def list_models() -> dict[str, object]:
@@ -117,12 +150,14 @@ def create_sim_app(config: SimConfig) -> FastAPI:
             )
         digest, seen, rng = ledger.draw(body)
         plan = plan_reply(chat, config, rng, request_id=f"chatcmpl-sim{digest[:20]}{seen}")
-        return await _respond(plan, chat, start, request)
+        return await _respond(plan, chat, start, request, lag)
 
     return app
 
 
-async def _respond(plan: ReplyPlan, chat: ChatRequest, start: float, request: Request) -> Response:
+async def _respond(
+    plan: ReplyPlan, chat: ChatRequest, start: float, request: Request, lag: SendLag
+) -> Response:
     extra_s = 0.0
     if plan.fault == "hang":
         extra_s = plan.hang_s
@@ -150,8 +185,10 @@ async def _respond(plan: ReplyPlan, chat: ChatRequest, start: float, request: Re
         events = stream_events(plan, chat.include_usage)
         if plan.fault == "truncated_stream":
             return _TruncatedStream(events, start + extra_s, headers)
-        return _stream(events, start + extra_s, headers)
+        return _stream(events, start + extra_s, headers, lag)
     body = completion_body(plan)
-    if not await _sleep_until(start + extra_s + plan.latency.total_s, request):
+    deadline = start + extra_s + plan.latency.total_s
+    if not await _sleep_until(deadline, request):
         return Response(status_code=499)
+    lag.record(asyncio.get_running_loop().time() - deadline)
     return Response(body, headers=headers, media_type="application/json")

@@ -64,7 +64,7 @@ def mock_client(error_rate: float = 0.0, seed: int = 0) -> FakeChatClient:
         plan = plan_reply(SimRequest.from_body(body), config, rng, request_id)
         return plan.text
 
-    return FakeChatClient(reply, name="mock", model="mock")
+    return FakeChatClient(function=reply, model="mock", endpoint="mock")
 
 
 @contextlib.contextmanager
@@ -115,8 +115,5 @@ def open_model(
             cache = stack.enter_context(ResponseCache(cache_path, mode=cache_mode))
             client = CachingClient(client, cache)
         if transcript_path is not None:
-            client = TranscriptClient(client, stack.enter_context(TranscriptWriter(transcript_path)))
-        try:
-            yield client
-        finally:
-            pass
+            client = TranscriptClient(client, TranscriptWriter(transcript_path))
+        yield client

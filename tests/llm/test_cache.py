@@ -1,0 +1,88 @@
+"""ResponseCache and CachingClient."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from tests.support.payloads import SENTINEL_KEY, completion
+
+from igent.llm import CachingClient, ChatRequest, FakeChatClient, ResponseCache, cache_key
+
+
+def ask(content: str = "match R-1", **kwargs: Any) -> ChatRequest:
+    return ChatRequest(messages=[{"role": "user", "content": content}], **kwargs)
+
+
+@pytest.fixture
+def cache(tmp_path: Path):
+    with ResponseCache(tmp_path / "cache.sqlite") as cache:
+        yield cache
+
+
+async def test_identical_request_is_a_hit(cache: ResponseCache) -> None:
+    inner = FakeChatClient([{"supplier_id": "S1"}])
+    client = CachingClient(inner, cache, endpoint="sim", model="gpt-4o")
+    seen: list[tuple[str, Any]] = []
+
+    first = await client.complete(ask(response_schema={"type": "object"}))
+    second = await client.complete(
+        ask(
+            response_schema={"type": "object"},
+            watch_fields=("supplier_id",),
+            on_field=lambda name, value: seen.append((name, value)),
+            metadata={"registration_id": "R-1"},
+        )
+    )
+
+    assert len(inner.requests) == 1
+    assert (cache.hits, cache.misses) == (1, 1)
+    assert not first.cached and second.cached
+    assert second.parsed == {"supplier_id": "S1"}
+    assert second.timing.duration_s == 0
+    assert seen == [("supplier_id", "S1")]
+
+
+async def test_changed_messages_or_model_miss(cache: ResponseCache) -> None:
+    inner = FakeChatClient(function=lambda request: "reply")
+    await CachingClient(inner, cache, endpoint="sim", model="gpt-4o").complete(ask())
+    await CachingClient(inner, cache, endpoint="sim", model="gpt-4o").complete(ask("other"))
+    await CachingClient(inner, cache, endpoint="sim", model="gpt-4o-mini").complete(ask())
+
+    assert len(inner.requests) == 3
+    assert cache.misses == 3
+
+
+def test_key_ignores_metadata_but_not_params() -> None:
+    base = cache_key(ask(), endpoint="sim", model="m")
+    assert cache_key(ask(metadata={"role": "critic"}), endpoint="sim", model="m") == base
+    assert cache_key(ask(temperature=0.7), endpoint="sim", model="m") != base
+    assert cache_key(ask(), endpoint="openai", model="m") != base
+
+
+async def test_read_mode_does_not_write(tmp_path: Path) -> None:
+    inner = FakeChatClient(function=lambda request: "reply")
+    with ResponseCache(tmp_path / "c.sqlite", mode="read") as cache:
+        client = CachingClient(inner, cache, endpoint="sim", model="m")
+        await client.complete(ask())
+        await client.complete(ask())
+    assert len(inner.requests) == 2
+
+
+async def test_cache_file_never_holds_the_api_key(
+    tmp_path: Path, make_client, keyed_endpoint
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=completion('{"supplier_id": "S9"}'))
+
+    path = tmp_path / "cache.sqlite"
+    inner = make_client(handler, endpoint=keyed_endpoint, api_key=SENTINEL_KEY)
+    with ResponseCache(path) as cache:
+        client = CachingClient(inner, cache)
+        await client.complete(ask(response_schema={"type": "object"}))
+        hit = await client.complete(ask(response_schema={"type": "object"}))
+
+    assert hit.cached and hit.endpoint == "openai"
+    assert SENTINEL_KEY.encode() not in path.read_bytes()
