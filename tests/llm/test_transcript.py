@@ -10,7 +10,14 @@ import pytest
 from tests.support.payloads import SENTINEL_KEY, completion
 
 from igent.errors import ModelCallError
-from igent.llm import ChatRequest, RetryPolicy, TranscriptClient, TranscriptWriter, redact
+from igent.llm import (
+    ChatRequest,
+    RetryPolicy,
+    TranscriptClient,
+    TranscriptWriter,
+    redact,
+    scrub,
+)
 
 
 def test_redact_drops_secret_keys_and_masks_key_like_strings() -> None:
@@ -59,3 +66,9 @@ async def test_transcript_records_requests_and_errors_without_the_key(
     assert first["response"]["text"] == "fine"
     assert second["error"]["type"] == "ModelCallError"
     assert "401" in second["error"]["message"]
+
+
+def test_scrub_masks_keys_but_leaves_ordinary_words() -> None:
+    text = f"risk-assessment-of-the-task-abcdefghijklmnop key={SENTINEL_KEY} Bearer abc.def"
+    assert scrub(text) == "risk-assessment-of-the-task-abcdefghijklmnop key=sk-*** Bearer ***"
+    assert scrub("token abc123 here", ("abc123",)) == "token *** here"

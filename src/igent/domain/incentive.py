@@ -58,3 +58,17 @@ class IncentiveBook(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     incentives: tuple[Incentive, ...] = ()
+
+    @model_validator(mode="after")
+    def _names_unique(self) -> IncentiveBook:
+        # A purchase order lists incentives by name, so a repeated name could not be checked.
+        seen: dict[str, int] = {}
+        for position, incentive in enumerate(self.incentives):
+            first = seen.get(incentive.name)
+            if first is not None:
+                raise ValueError(
+                    f"incentive name {incentive.name!r} is used by incentives[{first}] "
+                    f"and [{position}]; give each incentive its own name"
+                )
+            seen[incentive.name] = position
+        return self

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from igent.domain.coerce import to_number, to_optional_int, to_trimmed_str
 
@@ -73,6 +73,19 @@ class OfferBook(BaseModel):
 
     campaign_id: str | None = Field(default=None, alias="CampaignID")
     suppliers: tuple[Supplier, ...] = Field(alias="SupplierOffers")
+
+    @model_validator(mode="after")
+    def _supplier_ids_unique(self) -> OfferBook:
+        # Capacity is counted per SupplierID, so two entries with one id would share it.
+        seen: dict[str, int] = {}
+        for position, supplier in enumerate(self.suppliers):
+            if supplier.supplier_id in seen:
+                raise ValueError(
+                    f"SupplierID {supplier.supplier_id!r} is used by SupplierOffers"
+                    f"[{seen[supplier.supplier_id]}] and [{position}]; give each supplier one entry"
+                )
+            seen[supplier.supplier_id] = position
+        return self
 
     def supplier(self, supplier_id: str) -> Supplier | None:
         """Return the supplier with this id, or None."""

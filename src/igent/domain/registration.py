@@ -102,7 +102,8 @@ class RegistrationRecord:
         if self.registration is not None:
             return self.registration.registration_id
         raw_id = self.raw.get("RegistrationNumber") if isinstance(self.raw, Mapping) else None
-        return str(raw_id).strip() if raw_id not in (None, "") else f"#{self.record_index}"
+        text = str(raw_id).strip() if raw_id is not None else ""
+        return text or f"#{self.record_index}"
 
 
 def parse_registration_record(raw: Any, record_index: int) -> RegistrationRecord:

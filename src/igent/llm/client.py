@@ -32,7 +32,7 @@ from igent.llm.usage import estimate_tokens, to_usage
 INTENDED_LATENCY_HEADER = "x-sim-intended-latency-s"
 TOTAL_CHUNKS_HEADER = "x-sim-total-chunks"
 _BEARER = re.compile(r"(?i)bearer\s+[^\s\"',]+")
-_KEY_LIKE = re.compile(r"sk-[A-Za-z0-9_\-]{6,}")
+_KEY_LIKE = re.compile(r"(?<![A-Za-z0-9])sk-[A-Za-z0-9_\-]{16,}")
 _NO_KEY = "unused"  # the SDK insists on a key; local servers ignore it
 
 
@@ -127,10 +127,12 @@ class OpenAICompatibleClient:
         )
         async with slot:
             try:
-                if request.stream:
-                    response = await self._stream(request)
-                else:
-                    response = await self._once(request)
+                # The SDK's timeout is per read; this bounds the whole call, slow drips included.
+                async with asyncio.timeout(self.timeout_s):
+                    if request.stream:
+                        response = await self._stream(request)
+                    else:
+                        response = await self._once(request)
             except openai.OpenAIError as exc:
                 raise self._to_call_error(exc) from exc
             except (TimeoutError, httpx.TransportError) as exc:

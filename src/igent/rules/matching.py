@@ -8,6 +8,7 @@ from fractions import Fraction
 
 from igent.domain import (
     CandidateAssessment,
+    CandidateOutcome,
     MatchDecision,
     OfferBook,
     Registration,
@@ -92,7 +93,7 @@ def decide_match(
             reason="zip_not_served",
             message=f"no supplier serves ZIP {registration.zip_code!r}",
         )
-    assessments: dict[str, tuple[str, str]] = {}
+    assessments: dict[str, tuple[CandidateOutcome, str]] = {}
     eligible: list[Supplier] = []
     any_room = False
     for supplier in candidates:
@@ -171,7 +172,7 @@ def _ranked_lower_reason(
 
 
 def _assessment(
-    supplier: Supplier, capacity_used: Mapping[str, int], outcome: str, reason: str
+    supplier: Supplier, capacity_used: Mapping[str, int], outcome: CandidateOutcome, reason: str
 ) -> CandidateAssessment:
     used = capacity_used.get(supplier.supplier_id, 0)
     return CandidateAssessment(
@@ -179,7 +180,7 @@ def _assessment(
         used=used,
         capacity=supplier.capacity,
         used_pct=float(used_pct(used, supplier.capacity)),
-        outcome=outcome,  # type: ignore[arg-type]
+        outcome=outcome,
         reason=reason,
     )
 

@@ -175,12 +175,17 @@ def _check_payment_type(fields: Mapping[str, Any], expected: PurchaseOrder) -> V
     )
 
 
+def _show_money(amount: float) -> str:
+    # Not ``:g``: it keeps 6 significant digits, so 123456.78 would read as 123457.
+    return f"{amount:.2f}".rstrip("0").rstrip(".")
+
+
 def _money_verdict(check: str, given_raw: Any, expected: float, what: str) -> Verdict:
     given = read_money(given_raw)
     if given is not None and abs(given - expected) <= MONEY_TOLERANCE:
         return Verdict.ok(check)
     shown = "missing" if given_raw is None else f"not {given_raw}"
-    return Verdict.fail(check, f"{what} is {expected:g}, {shown}")
+    return Verdict.fail(check, f"{what} is {_show_money(expected)}, {shown}")
 
 
 def _check_prices(fields: Mapping[str, Any], expected: PurchaseOrder) -> list[Verdict]:
@@ -231,7 +236,8 @@ def _check_incentives(fields: Mapping[str, Any], expected: PurchaseOrder) -> lis
             verdicts.append(
                 Verdict.fail(
                     "incentives",
-                    f"incentive {incentive.name!r} ({incentive.amount:g}) applies but is missing",
+                    f"incentive {incentive.name!r} ({_show_money(incentive.amount)}) applies "
+                    "but is missing",
                 )
             )
             continue

@@ -80,10 +80,12 @@ def open_model(
     transcript_path: Path | None = None,
     env: Mapping[str, str] | None = None,
     timeout_s: float = 60.0,
+    sim_base_url: str | None = None,
 ) -> Iterator[ChatClient]:
     """Yield a client for ``spec`` (``mock``, ``sim[:PROFILE]``, ``endpoint[:model]``).
 
-    ``sim`` starts the simulator in a background thread for the duration of the block.
+    ``sim`` starts the simulator in a background thread for the duration of the block, unless
+    ``sim_base_url`` points at one already running (e.g. in its own process for benchmarks).
     """
     env = os.environ if env is None else env
     with contextlib.ExitStack() as stack:
@@ -97,13 +99,14 @@ def open_model(
                     f"simulator profile {profile!r} is not known; expected one of "
                     f"{', '.join(sorted(PROFILES))}"
                 )
-            config = SimConfig(
-                profile=profile, time_scale=time_scale, seed=seed, error_rate=sim_error_rate
-            )
-            server = stack.enter_context(SimServer(config))
+            if sim_base_url is None:
+                config = SimConfig(
+                    profile=profile, time_scale=time_scale, seed=seed, error_rate=sim_error_rate
+                )
+                sim_base_url = stack.enter_context(SimServer(config)).base_url
             registry = load_registry(endpoints_file)
             endpoint = resolve_endpoint("sim", registry).model_copy(
-                update={"base_url": server.base_url, "model": profile}
+                update={"base_url": sim_base_url, "model": profile}
             )
             client = OpenAICompatibleClient(endpoint, api_key="sim", timeout_s=timeout_s, env=env)
         else:
