@@ -74,19 +74,21 @@ def test_kill_9_mid_run_then_resume_gives_the_uninterrupted_outputs(
     ]
     reference_dir, killed_dir = tmp_path / "reference", tmp_path / "killed"
     full = _run_cli([*common, "--time-scale", "0", "--out", str(reference_dir)], tmp_path)
-    assert full.wait(timeout=120) == 0, full.stderr.read() if full.stderr else ""
+    _, err = full.communicate(timeout=120)
+    assert full.returncode == 0, err
 
     victim = _run_cli([*common, "--time-scale", "0.02", "--out", str(killed_dir)], tmp_path)
     deadline = time.monotonic() + 60
     while _results_in(killed_dir / "ledger.sqlite") < 10 and time.monotonic() < deadline:
         time.sleep(0.05)
     os.kill(victim.pid, signal.SIGKILL)
-    victim.wait(timeout=30)
+    victim.communicate(timeout=30)
     done_before = _results_in(killed_dir / "ledger.sqlite")
     assert 10 <= done_before < 50
 
     resumed = _run_cli(["--resume", str(killed_dir)], tmp_path)
-    assert resumed.wait(timeout=120) == 0, resumed.stderr.read() if resumed.stderr else ""
+    _, err = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, err
 
     assert read_outputs(killed_dir) == read_outputs(reference_dir)
     matches, _ = read_outputs(killed_dir)

@@ -48,10 +48,8 @@ def test_early_extraction_stops_reading_streams_before_the_prose_ends(
 
     assert early["timing"]["early_stops"]["sum"] == early["timing"]["llm_calls"]["sum"] > 0
     assert full["timing"]["early_stops"]["sum"] == 0
-    assert early["timing"]["completion_tokens"]["sum"] == full["timing"]["completion_tokens"]["sum"]
-    assert early["timing"]["chunks_read"]["sum"] < full["timing"]["chunks_read"]["sum"] or (
-        full["timing"]["chunks_read"]["sum"] == 0
-    )
+    # the trailing prose after the JSON is never read, so fewer completion tokens arrive
+    assert early["timing"]["completion_tokens"]["sum"] < full["timing"]["completion_tokens"]["sum"]
 
 
 @pytest.mark.parametrize(

@@ -40,7 +40,8 @@ def constellations_list() -> None:
     table = Table("name", "phases", "description")
     for name, constellation in sorted(found.items()):
         phases = " -> ".join(
-            f"{p.task}:{p.answerer}" + (f"+{p.critic}" if p.critic != "none" else "")
+            f"{p.task}:{p.answerer}"
+            + (f"+{p.critic}" if p.critic != "none" else "")
             + ("+audit" if p.audit else "")
             for p in constellation.phases
         )
@@ -120,7 +121,9 @@ def data_generate(
 
 @sim_app.command("serve")
 def sim_serve(
-    profile: Annotated[str, Opt(help=f"Latency profile: {', '.join(sorted(PROFILES))}.")] = "gpt-4o",
+    profile: Annotated[
+        str, Opt(help=f"Latency profile: {', '.join(sorted(PROFILES))}.")
+    ] = "gpt-4o",
     port: Annotated[int, Opt(help="Port on 127.0.0.1 (0 = any free port).")] = 0,
     time_scale: Annotated[float, Opt(help="Multiply every delay.")] = 1.0,
     seed: Annotated[int, Opt(help="Seed of every random draw.")] = 0,

@@ -37,9 +37,7 @@ def render_summary(console: Console, summary: dict[str, Any], run_dir: Path) -> 
     for key, label in _COLUMNS:
         stats = summary["timing"].get(key, {})
         fmt = "{:.0f}" if key in ("llm_calls", "prompt_tokens", "completion_tokens") else "{:.4f}"
-        table.add_row(
-            label, *(fmt.format(stats.get(k, 0.0)) for k in ("median", "p95", "max"))
-        )
+        table.add_row(label, *(fmt.format(stats.get(k, 0.0)) for k in ("median", "p95", "max")))
     console.print(table)
     accuracy = summary["accuracy"]
     console.print(

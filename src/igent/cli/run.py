@@ -99,7 +99,9 @@ def run_command(
     ] = None,
     concurrency: Annotated[int, Opt(min=1, help="Registrations processed at once.")] = 1,
     out: Annotated[Path | None, Opt(help="Run directory (default runs/NAME-TIME).")] = None,
-    resume: Annotated[Path | None, Opt(help="Finish the interrupted run in this directory.")] = None,
+    resume: Annotated[
+        Path | None, Opt(help="Finish the interrupted run in this directory.")
+    ] = None,
     baseline: Annotated[bool, Opt(help="The plan's 'before' settings for every switch.")] = False,
     parallel_loading: Annotated[
         bool | None, Opt("--parallel-loading/--sequential-loading", help="Load files at once.")
@@ -172,7 +174,9 @@ def run_command(
             concurrency,
             max_items,
         )
-        choice = choose_model(model or settings.model, time_scale or settings.time_scale)
+        choice = choose_model(
+            model or settings.model, time_scale if time_scale is not None else settings.time_scale
+        )
         model_info = {
             "spec": choice.spec if chosen.uses_llm else None,
             "time_scale": choice.time_scale,
@@ -201,7 +205,12 @@ def run_command(
                 transcript_path=run_dir / "transcripts.jsonl" if options.transcripts else None,
             ) as client:
                 runner = Runner(
-                    chosen, paths, options, run_dir, client=client, model_info=model_info,
+                    chosen,
+                    paths,
+                    options,
+                    run_dir,
+                    client=client,
+                    model_info=model_info,
                     prompt_dir=prompt_dir or settings.prompt_dir,
                 )
                 summary = asyncio.run(_run(runner, client, quiet))

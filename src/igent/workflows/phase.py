@@ -62,7 +62,9 @@ async def run_phase(job: PhaseJob) -> PhaseResult:
     """Run the answer/check/repair loop of ``job.spec`` and return the final answer."""
     spec = job.spec
     if spec.answerer == "rules" or job.answerer is None:
-        return PhaseResult(answer=job.rules_answer, source="rules", raw_valid=True, final_valid=True)
+        return PhaseResult(
+            answer=job.rules_answer, source="rules", raw_valid=True, final_valid=True
+        )
     result = PhaseResult(answer=None, source="llm")
     conversation = job.conversation
     conversation.append({"role": "user", "content": job.task_message})
@@ -123,7 +125,9 @@ def _validator_feedback(
     if parse_error is not None:
         return _format_feedback(parse_error)
     if report is not None and not report.is_valid:
-        return "Your answer breaks the rules:\n" + report.feedback() + "\nAnswer again with JSON only."
+        return (
+            "Your answer breaks the rules:\n" + report.feedback() + "\nAnswer again with JSON only."
+        )
     return None
 
 

@@ -174,13 +174,19 @@ class Pipeline:
             "candidates": [c.model_dump() for c in (decision or reference).candidates],
         }
         if p1.answer is not None and commit_repairs == 0 and p1.source != "rules":
-            match.update({k: v for k, v in p1.answer.items() if k in ("num_panels", "num_batteries")})
+            match.update(
+                {k: v for k, v in p1.answer.items() if k in ("num_panels", "num_batteries")}
+            )
         match["supplier_id"] = supplier_id
         if supplier_id is None:
             final_reference = decision or reference
-            match["reason"] = final_reference.reason if not final_reference.is_match else "llm_no_match"
-            match["message"] = final_reference.message if not final_reference.is_match else (
-                f"the model answered {NO_MATCH_FOUND}"
+            match["reason"] = (
+                final_reference.reason if not final_reference.is_match else "llm_no_match"
+            )
+            match["message"] = (
+                final_reference.message
+                if not final_reference.is_match
+                else (f"the model answered {NO_MATCH_FOUND}")
             )
 
         purchase_order = None
@@ -295,9 +301,12 @@ class Pipeline:
         price_ok: bool | None = None
         supplier_id = match["supplier_id"]
         if supplier_id is not None and record.registration is not None:
-            price_ok = purchase_order is not None and validate_purchase_order(
-                self.engine, record, supplier_id, purchase_order
-            ).is_valid
+            price_ok = (
+                purchase_order is not None
+                and validate_purchase_order(
+                    self.engine, record, supplier_id, purchase_order
+                ).is_valid
+            )
         return {
             "raw_supplier_ok": p1.raw_valid,
             "final_supplier_ok": supplier_ok,

@@ -119,7 +119,9 @@ class Runner:
         load_started = self.clock()
         inputs = load_inputs(self.paths, parallel=self.options.parallel_loading)
         load_s = self.clock() - load_started
-        records = inputs.records[: self.options.max_items] if self.options.max_items else inputs.records
+        records = (
+            inputs.records[: self.options.max_items] if self.options.max_items else inputs.records
+        )
         self.run_dir.mkdir(parents=True, exist_ok=True)
         with Ledger(self.run_dir / LEDGER_NAME) as ledger:
             self._save_run_config(ledger)
@@ -293,7 +295,9 @@ def read_run_config(run_dir: Path) -> dict[str, Any]:
     """Read the configuration an earlier run saved in its ledger (for --resume)."""
     path = run_dir / LEDGER_NAME
     if not path.exists():
-        raise ConfigError(f"--resume {str(run_dir)!r}: no {LEDGER_NAME} there; is it a run directory?")
+        raise ConfigError(
+            f"--resume {str(run_dir)!r}: no {LEDGER_NAME} there; is it a run directory?"
+        )
     with Ledger(path) as ledger:
         config = ledger.get_meta("run")
     if not isinstance(config, dict):

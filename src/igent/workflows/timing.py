@@ -50,7 +50,9 @@ def percentile(values: Sequence[float], pct: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
-def summarize_timings(rows: Sequence[Mapping[str, float | int | str]]) -> dict[str, dict[str, float]]:
+def summarize_timings(
+    rows: Sequence[Mapping[str, float | int | str]],
+) -> dict[str, dict[str, float]]:
     """Return median, p95, max and sum for every numeric column."""
     summary: dict[str, dict[str, float]] = {}
     for column in NUMERIC_COLUMNS:
