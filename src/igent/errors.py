@@ -3,7 +3,7 @@
 The tree::
 
     IgentError
-    ├── ConfigError        bad YAML, unknown endpoint or constellation, missing key; fix before a run
+    ├── ConfigError        bad YAML, unknown endpoint or constellation, missing key
     ├── DataError          an input file (registrations, offers, incentives) fails validation
     ├── ModelCallError     transport or HTTP failure talking to a model endpoint
     ├── ModelOutputError   the model replied, but not with the expected JSON

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from tests.support.factories import make_incentive, make_registration, make_supplier
 
 from igent.campaign.loader import (
     load_incentives,
@@ -17,6 +16,7 @@ from igent.campaign.loader import (
     parse_registrations,
 )
 from igent.errors import DataError
+from tests.support.factories import make_incentive, make_registration, make_supplier
 
 
 def _offers_text(*suppliers) -> str:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
-from tests.support.factories import MISSING, make_registration
 
 from igent.domain import Registration, parse_registration_record
+from tests.support.factories import MISSING, make_registration
 
 
 def _parse(**overrides) -> Registration:

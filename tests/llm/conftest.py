@@ -7,9 +7,9 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.support.payloads import FakeClock
 
 from igent.llm import Endpoint, OpenAICompatibleClient, RetryPolicy, resolve_endpoint
+from tests.support.payloads import FakeClock
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.support.payloads import SENTINEL_KEY, completion
 
 from igent.llm import CachingClient, ChatRequest, FakeChatClient, ResponseCache, cache_key
+from tests.support.payloads import SENTINEL_KEY, completion
 
 
 def ask(content: str = "match R-1", **kwargs: Any) -> ChatRequest:

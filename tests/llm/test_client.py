@@ -7,6 +7,9 @@ from typing import Any
 
 import httpx
 import pytest
+
+from igent.errors import ModelCallError, ModelOutputError
+from igent.llm import ChatRequest, RetryPolicy
 from tests.support.payloads import (
     SENTINEL_KEY,
     CountingStream,
@@ -19,9 +22,6 @@ from tests.support.payloads import (
     text_chunks,
     tool_call,
 )
-
-from igent.errors import ModelCallError, ModelOutputError
-from igent.llm import ChatRequest, RetryPolicy
 
 MATCH_SCHEMA = {
     "type": "object",
@@ -207,17 +207,21 @@ async def test_early_stop_delivers_fields_before_end_and_stops_reading(
     assert response.usage.estimated is True
 
 
-async def test_early_stop_reports_skipped_chunks_from_sim_header(make_client) -> None:
+async def test_early_stop_reports_skipped_chunks_and_latency_intended_until_the_stop(
+    make_client,
+) -> None:
     pieces = ['{"supplier_id": "S1"}', " trailing", " prose"]
+    offsets = {"x-sim-chunk-offsets-ms": "600,600,700,800,900", "x-sim-intended-latency-s": "0.9"}
 
     def handler(request: httpx.Request) -> httpx.Response:
         events = sse_events(text_chunks(pieces))
-        return sse_response(CountingStream(events), headers={"x-sim-total-chunks": "5"})
+        return sse_response(CountingStream(events), headers=offsets)
 
     response = await make_client(handler).complete(ask(stream=True, early_stop=True))
 
     assert response.chunks_read == 1
     assert response.chunks_skipped_estimate == 4
+    assert response.intended_latency_s == 0.6
 
 
 async def test_rate_limit_is_retried_after_the_retry_after_delay(

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-from tests.support.payloads import FakeClock, completion
 
 from igent.llm import ChatRequest, RateLimiter, TokenBucket
+from tests.support.payloads import FakeClock, completion
 
 
 async def test_concurrency_is_capped() -> None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from tests.support.payloads import FakeClock
 
 from igent.errors import ModelCallError
 from igent.llm import RetryAfterError, RetryPolicy
+from tests.support.payloads import FakeClock
 
 
 def failure(retryable: bool = True) -> ModelCallError:

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.support.payloads import SENTINEL_KEY, completion
 
 from igent.errors import ModelCallError
 from igent.llm import (
@@ -18,6 +17,7 @@ from igent.llm import (
     redact,
     scrub,
 )
+from tests.support.payloads import SENTINEL_KEY, completion
 
 
 def test_redact_drops_secret_keys_and_masks_key_like_strings() -> None:

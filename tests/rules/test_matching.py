@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+
+from igent.rules import decide_match, eligible_supplier_ids
 from tests.support.factories import (
     MISSING,
     make_engine,
@@ -11,8 +13,6 @@ from tests.support.factories import (
     make_registration,
     make_supplier,
 )
-
-from igent.rules import decide_match, eligible_supplier_ids
 
 
 def _match(suppliers, registration, capacity_used=None):

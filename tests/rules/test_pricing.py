@@ -5,6 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+
+from igent.domain import PriceTier
+from igent.rules import choose_tier, incentive_amount, price_column
 from tests.support.factories import (
     CAMPAIGN_DATE,
     MISSING,
@@ -17,9 +20,6 @@ from tests.support.factories import (
     make_supplier,
     make_tier,
 )
-
-from igent.domain import PriceTier
-from igent.rules import choose_tier, incentive_amount, price_column
 
 
 def _price(registration, *, supplier=None, incentives=(), campaign_date=CAMPAIGN_DATE):

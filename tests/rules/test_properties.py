@@ -10,6 +10,9 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from igent.domain import RegistrationRecord
+from igent.rules import RulesEngine, validate_match, validate_purchase_order
 from tests.support.factories import (
     CAMPAIGN_DATE,
     make_incentive,
@@ -22,9 +25,6 @@ from tests.support.factories import (
     match_answer,
     po_answer,
 )
-
-from igent.domain import RegistrationRecord
-from igent.rules import RulesEngine, validate_match, validate_purchase_order
 
 ZIP_POOL = ("55101", "55102", "55103", "55104", "55105", "55106")
 UNSERVED_ZIP = "99999"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+
+from igent.rules import validate_match, validate_purchase_order
 from tests.support.factories import (
     make_engine,
     make_incentive,
@@ -15,8 +17,6 @@ from tests.support.factories import (
     match_answer,
     po_answer,
 )
-
-from igent.rules import validate_match, validate_purchase_order
 
 # S1 (1 of 4 used) beats S2 (5 of 10); S3 serves another ZIP; S4 is full.
 CAPACITY_USED = {"S1": 1, "S2": 5, "S4": 2}

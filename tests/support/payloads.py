@@ -123,6 +123,8 @@ class CountingStream(httpx.AsyncByteStream):
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         for event in self.events:
+            if self.closed:  # like a socket: nothing more arrives once the response is closed
+                raise httpx.ReadError("response closed")
             if self.drop_after is not None and self.pulled >= self.drop_after:
                 raise httpx.RemoteProtocolError("peer closed connection mid-stream")
             self.pulled += 1

@@ -10,7 +10,7 @@ from typing import Any
 
 from igent.campaign.loader import load_incentives, load_offers, load_registrations
 from igent.rules import RulesEngine, RulesRun
-from igent.workflows import InputPaths, RunOptions, Runner, open_model, resolve_constellation
+from igent.workflows import InputPaths, Runner, RunOptions, open_model, resolve_constellation
 from tests.workflows.conftest import CAMPAIGN_DATE
 
 

@@ -44,7 +44,15 @@ def test_concurrent_run_on_scarce_capacity_never_oversells_and_commits_valid_ans
 def _run_cli(args: list[str], cwd: Path) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("IGENT_")}
     return subprocess.Popen(
-        [sys.executable, "-m", "igent.workflows", *args, "--quiet", "--campaign-date", "2026-06-01"],
+        [
+            sys.executable,
+            "-m",
+            "igent.workflows",
+            *args,
+            "--quiet",
+            "--campaign-date",
+            "2026-06-01",
+        ],
         cwd=cwd,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -65,12 +73,18 @@ def test_kill_9_mid_run_then_resume_gives_the_uninterrupted_outputs(
 ) -> None:
     common = [
         "p1m1v_p2m2v",
-        "--registrations", str(campaign50.registrations),
-        "--offers", str(campaign50.offers),
-        "--incentives", str(campaign50.incentives),
-        "--model", "sim:gpt-4o",
-        "--sim-error-rate", "0.2",
-        "--batch-size", "7",
+        "--registrations",
+        str(campaign50.registrations),
+        "--offers",
+        str(campaign50.offers),
+        "--incentives",
+        str(campaign50.incentives),
+        "--model",
+        "sim:gpt-4o",
+        "--sim-error-rate",
+        "0.2",
+        "--batch-size",
+        "7",
     ]
     reference_dir, killed_dir = tmp_path / "reference", tmp_path / "killed"
     full = _run_cli([*common, "--time-scale", "0", "--out", str(reference_dir)], tmp_path)
@@ -96,6 +110,4 @@ def test_kill_9_mid_run_then_resume_gives_the_uninterrupted_outputs(
     assert len(ids) == len(set(ids)) == 50
     capacity = json.loads((killed_dir / "capacity.json").read_text())
     used = Counter(m["supplier_id"] for m in matches if m["supplier_id"])
-    assert {s: row["used"] for s, row in capacity.items()} == {
-        s: used.get(s, 0) for s in capacity
-    }
+    assert {s: row["used"] for s, row in capacity.items()} == {s: used.get(s, 0) for s in capacity}

@@ -23,7 +23,9 @@ def test_every_constellation_on_a_faultless_simulator_equals_the_rules_engine(
     assert [m["registration_id"] for m in matches] == [
         o.decision.registration_id for o in reference.outcomes
     ]
-    assert [m["supplier_id"] for m in matches] == [o.decision.supplier_id for o in reference.outcomes]
+    assert [m["supplier_id"] for m in matches] == [
+        o.decision.supplier_id for o in reference.outcomes
+    ]
     expected_orders = [o.purchase_order for o in reference.outcomes if o.purchase_order]
     assert len(orders) == len(expected_orders) > 0
     for got, expected in zip(orders, expected_orders, strict=True):
@@ -44,7 +46,9 @@ def test_validator_gated_constellations_stay_exact_when_the_matcher_is_wrong_30_
     reference = rules_reference(campaign50)
     matches, _ = read_outputs(tmp_path)
 
-    assert [m["supplier_id"] for m in matches] == [o.decision.supplier_id for o in reference.outcomes]
+    assert [m["supplier_id"] for m in matches] == [
+        o.decision.supplier_id for o in reference.outcomes
+    ]
     assert summary["accuracy"]["final_supplier"] == 1.0
     assert summary["accuracy"]["final_price"] == 1.0
     assert summary["accuracy"]["raw_supplier"] < 0.95

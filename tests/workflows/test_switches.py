@@ -17,7 +17,9 @@ N = 50
 def test_batched_writes_write_files_far_less_often_than_a_write_per_result(
     campaign50: InputPaths, tmp_path: Path
 ) -> None:
-    per_result = run_constellation("rules", campaign50, tmp_path / "a", options=RunOptions(batch_size=1))
+    per_result = run_constellation(
+        "rules", campaign50, tmp_path / "a", options=RunOptions(batch_size=1)
+    )
     batched = run_constellation(
         "rules", campaign50, tmp_path / "b", options=RunOptions(batch_size=20, flush_interval_s=1e9)
     )
@@ -59,7 +61,10 @@ def test_critic_skip_policy_decides_how_many_critic_calls_are_made(
     policy: str, critic_calls: int, campaign50: InputPaths, tmp_path: Path
 ) -> None:
     summary = run_constellation(
-        "p1m1m2c", campaign50, tmp_path, options=RunOptions(critic_skip=policy)  # type: ignore[arg-type]
+        "p1m1m2c",
+        campaign50,
+        tmp_path,
+        options=RunOptions(critic_skip=policy),  # type: ignore[arg-type]
     )
 
     assert summary["timing"]["critic_rounds"]["sum"] == critic_calls
@@ -71,8 +76,12 @@ def test_response_cache_answers_a_rerun_without_calling_the_model(
 ) -> None:
     options = RunOptions(cache_mode="read-write")
     cache = tmp_path / "cache.sqlite"
-    first = run_constellation("p1m1_p2m2", campaign50, tmp_path / "a", options=options, cache_path=cache)
-    second = run_constellation("p1m1_p2m2", campaign50, tmp_path / "b", options=options, cache_path=cache)
+    first = run_constellation(
+        "p1m1_p2m2", campaign50, tmp_path / "a", options=options, cache_path=cache
+    )
+    second = run_constellation(
+        "p1m1_p2m2", campaign50, tmp_path / "b", options=options, cache_path=cache
+    )
 
     assert first["timing"]["cache_hits"]["sum"] == 0
     assert second["timing"]["cache_hits"]["sum"] == second["timing"]["llm_calls"]["sum"] > 0

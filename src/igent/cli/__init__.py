@@ -7,7 +7,9 @@ import sys
 import typer
 
 from igent.cli.admin import capacity_app, constellations_app, data_app, sim_app
+from igent.cli.bench import bench_command
 from igent.cli.errors import run_guarded
+from igent.cli.evaluate import eval_command
 from igent.cli.run import run_command
 
 app = typer.Typer(
@@ -19,6 +21,8 @@ app = typer.Typer(
 app.command("run", help="Run a constellation over a campaign (same as python -m igent.workflows).")(
     run_command
 )
+app.command("bench")(bench_command)
+app.command("eval")(eval_command)
 app.add_typer(constellations_app, name="constellations")
 app.add_typer(capacity_app, name="capacity")
 app.add_typer(data_app, name="data")

@@ -22,8 +22,8 @@ from igent.settings import Settings
 from igent.workflows import (
     Constellation,
     InputPaths,
-    RunOptions,
     Runner,
+    RunOptions,
     choose_model,
     demo_input_paths,
     open_model,

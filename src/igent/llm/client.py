@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any, Protocol, cast
 
@@ -30,7 +31,7 @@ from igent.llm.types import CallTiming, ChatRequest, ChatResponse, Clock, Sleep,
 from igent.llm.usage import estimate_tokens, to_usage
 
 INTENDED_LATENCY_HEADER = "x-sim-intended-latency-s"
-TOTAL_CHUNKS_HEADER = "x-sim-total-chunks"
+CHUNK_OFFSETS_HEADER = "x-sim-chunk-offsets-ms"
 _BEARER = re.compile(r"(?i)bearer\s+[^\s\"',]+")
 _KEY_LIKE = re.compile(r"(?<![A-Za-z0-9])sk-[A-Za-z0-9_\-]{16,}")
 _NO_KEY = "unused"  # the SDK insists on a key; local servers ignore it
@@ -205,12 +206,14 @@ class OpenAICompatibleClient:
         started_s = self._clock()
         raw = await self._sdk.chat.completions.with_raw_response.create(**params)
         stream = cast(openai.AsyncStream[Any], raw.parse())
+        chunks = aiter(stream)
         try:
             result = await read_stream(
-                stream, request, self._clock, objects_only=_wants_object(request)
+                chunks, request, self._clock, objects_only=_wants_object(request)
             )
         finally:
             await stream.close()
+            await _unwind(chunks)
         ended_s = self._clock()
         if not result.finished and not result.stopped_early:
             raise ModelCallError(
@@ -242,12 +245,13 @@ class OpenAICompatibleClient:
             _deliver_missing_fields(request, parsed, field_times, ended_s)
         else:
             parsed, field_times = _parse_reply(request, result.text, result.tool_calls, ended_s)
-        total_chunks = _header_float(headers, TOTAL_CHUNKS_HEADER)
-        skipped = (
-            max(0, int(total_chunks) - result.chunks_read)
-            if result.stopped_early and total_chunks is not None
-            else None
-        )
+        offsets_ms = _chunk_offsets_ms(headers)
+        intended = _header_float(headers, INTENDED_LATENCY_HEADER)
+        skipped = None
+        if offsets_ms and result.stopped_early:
+            skipped = max(0, len(offsets_ms) - result.chunks_read)
+            # The server intended this call to last until the chunk where reading stopped.
+            intended = offsets_ms[min(result.chunks_read, len(offsets_ms)) - 1] / 1000
         return ChatResponse(
             text=result.text,
             parsed=parsed,
@@ -263,7 +267,7 @@ class OpenAICompatibleClient:
             chunks_read=result.chunks_read,
             stopped_early=result.stopped_early,
             chunks_skipped_estimate=skipped,
-            intended_latency_s=_header_float(headers, INTENDED_LATENCY_HEADER),
+            intended_latency_s=intended,
             field_times=field_times,
         )
 
@@ -347,6 +351,28 @@ def _header_float(headers: httpx.Headers | Mapping[str, str], name: str) -> floa
         return float(value)
     except ValueError:
         return None
+
+
+async def _unwind(chunks: AsyncIterator[Any]) -> None:
+    """Run a stream's generators to their end after the response was closed.
+
+    Reading stopped early leaves the SDK's and httpx's nested generators suspended; pulling
+    once more makes the closed response raise through all of them, so each one finishes
+    here instead of being finalised later by the garbage collector.
+    """
+    with contextlib.suppress(Exception):
+        async for _ in chunks:
+            pass
+
+
+def _chunk_offsets_ms(headers: httpx.Headers | Mapping[str, str]) -> list[float]:
+    raw = headers.get(CHUNK_OFFSETS_HEADER)
+    if not raw:
+        return []
+    try:
+        return [float(part) for part in raw.split(",")]
+    except ValueError:
+        return []
 
 
 def _body_text(exc: openai.APIStatusError) -> str:

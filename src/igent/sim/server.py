@@ -54,6 +54,9 @@ class SendLag:
         }
 
 
+CHUNK_OFFSETS_HEADER = "x-sim-chunk-offsets-ms"
+
+
 def _headers(plan: ReplyPlan, extra_s: float = 0.0) -> dict[str, str]:
     headers = {
         "x-request-id": plan.request_id,
@@ -183,6 +186,11 @@ async def _respond(
         )
     if chat.stream:
         events = stream_events(plan, chat.include_usage)
+        # Send offsets of every chunk but [DONE], so a client that stops reading early can
+        # tell the latency it intended up to the chunk where it stopped.
+        headers[CHUNK_OFFSETS_HEADER] = ",".join(
+            f"{(offset + extra_s) * 1000:.1f}" for offset, _ in events[:-1]
+        )
         if plan.fault == "truncated_stream":
             return _TruncatedStream(events, start + extra_s, headers)
         return _stream(events, start + extra_s, headers, lag)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -35,7 +35,7 @@ class ResultWriter:
         self._pending = 0
         self._last_flush = clock()
 
-    def preload(self, results: list[Mapping[str, Any]]) -> None:
+    def preload(self, results: Sequence[Mapping[str, Any]]) -> None:
         """Seed the writer with results committed before a resume (not counted as pending)."""
         for result in results:
             self._results[str(result["registration_id"])] = result

@@ -11,7 +11,7 @@ from igent.workflows.constellation import (
 from igent.workflows.inputs import InputPaths, RunInputs, demo_input_paths, load_inputs
 from igent.workflows.models import choose_model, mock_client, open_model
 from igent.workflows.options import RunOptions
-from igent.workflows.runner import RunResult, Runner, build_agents, read_run_config
+from igent.workflows.runner import Runner, RunResult, build_agents, read_run_config
 
 __all__ = [
     "Constellation",

@@ -4,8 +4,9 @@ other setting; ``RunOptions.baseline()`` selects all the "before" settings at on
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Literal, cast
 
 from igent.workflows.constellation import SkipPolicy
 
@@ -66,7 +67,7 @@ class RunOptions:
     def from_json(cls, data: dict[str, object]) -> RunOptions:
         """Rebuild options saved by :meth:`to_json`."""
         values = dict(data)
-        values["skip_status"] = frozenset(values.get("skip_status") or ())  # type: ignore[arg-type]
+        values["skip_status"] = frozenset(cast(Iterable[str], values.get("skip_status") or ()))
         date_text = values.get("campaign_date")
         values["campaign_date"] = dt.date.fromisoformat(str(date_text)) if date_text else None
         return cls(**values)  # type: ignore[arg-type]

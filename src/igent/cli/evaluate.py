@@ -1,0 +1,163 @@
+"""``igent eval``: run a constellation and grade every match and PO against the rules engine."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from igent.errors import ConfigError
+from igent.evaluation import EvalReport, grade_run, reference_for_inputs
+from igent.llm import ChatClient
+from igent.settings import Settings
+from igent.store import write_json_atomic, write_text_atomic
+from igent.workflows import (
+    InputPaths,
+    Runner,
+    RunOptions,
+    choose_model,
+    demo_input_paths,
+    open_model,
+    resolve_constellation,
+)
+
+stdout = Console()
+stderr = Console(stderr=True)
+Opt = typer.Option
+
+
+def eval_input_paths(
+    data_dir: Path | None,
+    scenario: str | None,
+    registrations: Path | None,
+    offers: Path | None,
+    incentives: Path | None,
+) -> InputPaths:
+    """Pick the campaign files from the options (the bundled demo when none are given)."""
+    if data_dir is not None or scenario is not None:
+        if data_dir is None or scenario is None:
+            raise ConfigError("--data-dir and --scenario go together: D/registrations/S.json ...")
+        return InputPaths.from_data_dir(data_dir, scenario)
+    if registrations is None and offers is None:
+        return demo_input_paths()
+    if registrations is None or offers is None:
+        raise ConfigError("--registrations and --offers go together (--incentives is optional)")
+    return InputPaths(registrations, offers, incentives)
+
+
+async def _run(runner: Runner, client: ChatClient | None) -> dict[str, Any]:
+    try:
+        result = await runner.run()
+    finally:
+        if client is not None:
+            await client.aclose()
+    return result.summary
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:.1f} %"
+
+
+def render_eval(console: Console, report: EvalReport, title: str) -> None:
+    """Print the per-field accuracy table and the overall accuracy."""
+    table = Table(title=title, title_justify="left")
+    for name, justify in (("field", "left"), ("checked", "right"), ("wrong", "right")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    table.add_column("accuracy", justify="right")
+    for name, total in report.fields.items():
+        if total.checked:
+            table.add_row(name, str(total.checked), str(total.wrong), _pct(total.accuracy))
+    console.print(table)
+    console.print(
+        f"registrations {report.registrations}, all fields right {report.correct} "
+        f"({_pct(report.accuracy)}); field checks right {_pct(report.field_accuracy)}"
+    )
+
+
+def eval_command(
+    constellation: Annotated[str, typer.Argument(help="Constellation name or YAML path.")],
+    registrations: Annotated[Path | None, Opt(help="Registrations JSON file.")] = None,
+    offers: Annotated[Path | None, Opt(help="Offers JSON file.")] = None,
+    incentives: Annotated[Path | None, Opt(help="Incentives YAML/JSON file.")] = None,
+    data_dir: Annotated[Path | None, Opt(help="Data directory (with --scenario).")] = None,
+    scenario: Annotated[str | None, Opt(help="Scenario name: D/registrations/S.json ...")] = None,
+    model: Annotated[
+        str | None,
+        Opt(help="endpoint[:model] from the registry, mock, sim or sim:PROFILE. [env IGENT_MODEL]"),
+    ] = None,
+    max_items: Annotated[int | None, Opt(min=1, help="Grade only the first N.")] = None,
+    time_scale: Annotated[
+        float | None, Opt(help="Simulator delay multiplier. [env IGENT_TIME_SCALE]")
+    ] = None,
+    sim_error_rate: Annotated[float, Opt(help="Share of wrong matcher answers (sim/mock).")] = 0.0,
+    seed: Annotated[int, Opt(help="Simulator / mock seed.")] = 0,
+    campaign_date: Annotated[
+        str | None, Opt(help="Date for incentive validity, YYYY-MM-DD (default today).")
+    ] = None,
+    out: Annotated[Path | None, Opt(help="Output directory (default runs/eval-NAME-TIME).")] = None,
+    as_json: Annotated[bool, Opt("--json", help="Print eval.json to stdout.")] = False,
+) -> None:
+    """Run CONSTELLATION at concurrency 1 and grade it against the rules engine's answer."""
+    settings = Settings()
+    chosen = resolve_constellation(constellation, settings.constellation_dir)
+    paths = eval_input_paths(data_dir, scenario, registrations, offers, incentives)
+    date = dt.date.fromisoformat(campaign_date) if campaign_date else dt.date.today()
+    # Concurrency 1: the reference is the rules engine's sequential answer.
+    options = RunOptions(max_items=max_items, campaign_date=date, concurrency=1)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out_dir = out or settings.runs_dir / f"eval-{chosen.name}-{stamp}-{os.getpid()}"
+    run_dir = out_dir / "run"
+    choice = choose_model(
+        model or settings.model, time_scale if time_scale is not None else settings.time_scale
+    )
+    model_info = {
+        "spec": choice.spec if chosen.uses_llm else None,
+        "time_scale": choice.time_scale,
+        "sim_error_rate": sim_error_rate,
+        "seed": seed,
+    }
+    if choice.note and chosen.uses_llm:
+        stderr.print(f"[yellow]note:[/] {choice.note}")
+    stderr.print(f"igent eval: {chosen.name} -> {out_dir}")
+    if chosen.uses_llm:
+        with open_model(
+            choice.spec,
+            time_scale=choice.time_scale,
+            sim_error_rate=sim_error_rate,
+            seed=seed,
+            endpoints_file=settings.endpoints_file,
+            transcript_path=run_dir / "transcripts.jsonl",
+        ) as client:
+            runner = Runner(
+                chosen, paths, options, run_dir, client=client, model_info=model_info,
+                prompt_dir=settings.prompt_dir,
+            )  # fmt: skip
+            summary = asyncio.run(_run(runner, client))
+    else:
+        runner = Runner(chosen, paths, options, run_dir, model_info=model_info)
+        summary = asyncio.run(_run(runner, None))
+    report = grade_run(run_dir, reference_for_inputs(paths, date, max_items=max_items))
+    payload = {
+        "constellation": chosen.name,
+        "model": model_info,
+        "inputs": paths.to_json(),
+        "campaign_date": date.isoformat(),
+        "run_dir": str(run_dir),
+        "run_accuracy": summary["accuracy"],
+        **report.to_json(),
+    }
+    write_json_atomic(out_dir / "eval.json", payload)
+    lines = "".join(json.dumps(row, default=str) + "\n" for row in report.diff_rows())
+    write_text_atomic(out_dir / "eval_diffs.jsonl", lines)
+    if as_json:
+        stdout.print_json(json.dumps(payload, default=str))
+    else:
+        render_eval(stdout, report, f"{chosen.name} vs rules engine (sequential)")
+        stdout.print(f"eval.json and eval_diffs.jsonl in {out_dir}")
