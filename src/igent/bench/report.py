@@ -161,6 +161,16 @@ def render_report(
         "the worst p99 lateness seen after any round and divides it by the median intended call "
         "latency; the report is refused above 5 % (p99 bounds p95 from above).",
         "",
+        *(
+            []
+            if fidelity.passed
+            else [
+                "**FIDELITY NOT MET: the simulator ran late; these latencies are not faithful. "
+                "This report was written only because the guard was not enforced (--quick or "
+                "--allow-unfaithful).**",
+                "",
+            ]
+        ),
         *[f"- {line}" for line in fidelity.lines],
         "- Client side, for information (includes igent's own HTTP and parsing overhead): p95 of "
         "(call wall time / intended latency - 1) over calls read to the end = "

@@ -20,11 +20,15 @@ from igent.errors import StoreError
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS suppliers (
-    supplier_id TEXT PRIMARY KEY, capacity INTEGER NOT NULL, position INTEGER NOT NULL
+    supplier_id TEXT PRIMARY KEY,
+    capacity INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    used INTEGER NOT NULL DEFAULT 0 CHECK (used <= capacity)
 );
 CREATE TABLE IF NOT EXISTS reservations (
     registration_id TEXT PRIMARY KEY, supplier_id TEXT NOT NULL REFERENCES suppliers(supplier_id)
 );
+CREATE INDEX IF NOT EXISTS reservations_by_supplier ON reservations (supplier_id);
 CREATE TABLE IF NOT EXISTS results (
     registration_id TEXT PRIMARY KEY,
     record_index INTEGER NOT NULL,
@@ -102,9 +106,7 @@ class Ledger:
         with self._lock:
             self.disk_reads += 1
             rows = self._db.execute(
-                "SELECT s.supplier_id, s.capacity, COUNT(r.registration_id) FROM suppliers s "
-                "LEFT JOIN reservations r ON r.supplier_id = s.supplier_id "
-                "GROUP BY s.supplier_id ORDER BY s.position"
+                "SELECT supplier_id, capacity, used FROM suppliers ORDER BY position"
             ).fetchall()
         return {supplier_id: (used, capacity) for supplier_id, capacity, used in rows}
 
@@ -118,34 +120,38 @@ class Ledger:
         Idempotent: reserving again for the same registration and supplier is accepted without
         using more capacity. A registration holding another supplier is refused.
         """
+        try:
+            return self._reserve(registration_id, supplier_id)
+        except _NoRoom as full:  # the transaction rolled back the reservation row
+            return full.reservation
+
+    def _reserve(self, registration_id: str, supplier_id: str) -> Reservation:
         with self._transaction() as db:
             row = db.execute(
-                "SELECT capacity FROM suppliers WHERE supplier_id = ?", (supplier_id,)
+                "SELECT capacity, used FROM suppliers WHERE supplier_id = ?", (supplier_id,)
             ).fetchone()
             if row is None:
                 raise StoreError(f"supplier {supplier_id!r} is not in the capacity store")
-            capacity = int(row[0])
-            used = db.execute(
-                "SELECT COUNT(*) FROM reservations WHERE supplier_id = ?", (supplier_id,)
-            ).fetchone()[0]
-            held = db.execute(
-                "SELECT supplier_id FROM reservations WHERE registration_id = ?",
-                (registration_id,),
-            ).fetchone()
-            if held is not None:
+            capacity, used = int(row[0]), int(row[1])
+            inserted = db.execute(
+                "INSERT OR IGNORE INTO reservations (registration_id, supplier_id) VALUES (?, ?)",
+                (registration_id, supplier_id),
+            ).rowcount
+            if not inserted:
+                held = db.execute(
+                    "SELECT supplier_id FROM reservations WHERE registration_id = ?",
+                    (registration_id,),
+                ).fetchone()
                 return Reservation(held[0] == supplier_id, used, capacity, already_held=True)
             if used >= capacity:
-                return Reservation(False, used, capacity)
-            db.execute(
-                "INSERT INTO reservations (registration_id, supplier_id) VALUES (?, ?)",
-                (registration_id, supplier_id),
-            )
+                raise _NoRoom(Reservation(False, used, capacity))
+            db.execute("UPDATE suppliers SET used = used + 1 WHERE supplier_id = ?", (supplier_id,))
             return Reservation(True, used + 1, capacity)
 
     def release(self, registration_id: str) -> None:
         """Drop the reservation of ``registration_id``, if any."""
         with self._transaction() as db:
-            db.execute("DELETE FROM reservations WHERE registration_id = ?", (registration_id,))
+            _release(db, [registration_id])
 
     def release_unfinished(self) -> list[str]:
         """Release reservations that have no committed result; return their registration ids."""
@@ -154,9 +160,7 @@ class Ledger:
                 "SELECT registration_id FROM reservations WHERE registration_id NOT IN "
                 "(SELECT registration_id FROM results)"
             ).fetchall()
-            db.executemany(
-                "DELETE FROM reservations WHERE registration_id = ?", [(r[0],) for r in rows]
-            )
+            _release(db, [r[0] for r in rows])
         return [r[0] for r in rows]
 
     def reset(self) -> int:
@@ -164,6 +168,7 @@ class Ledger:
         with self._transaction() as db:
             count = int(db.execute("SELECT COUNT(*) FROM reservations").fetchone()[0])
             db.execute("DELETE FROM reservations")
+            db.execute("UPDATE suppliers SET used = 0")
             db.execute("DELETE FROM results")
         return count
 
@@ -189,6 +194,24 @@ class Ledger:
         with self._lock:
             rows = self._db.execute("SELECT registration_id FROM results").fetchall()
         return {r[0] for r in rows}
+
+
+class _NoRoom(Exception):
+    """Raised inside a reserve transaction to roll it back when the supplier is full."""
+
+    def __init__(self, reservation: Reservation) -> None:
+        super().__init__("no room")
+        self.reservation = reservation
+
+
+def _release(db: sqlite3.Connection, registration_ids: list[str]) -> None:
+    for registration_id in registration_ids:
+        row = db.execute(
+            "DELETE FROM reservations WHERE registration_id = ? RETURNING supplier_id",
+            (registration_id,),
+        ).fetchone()
+        if row is not None:
+            db.execute("UPDATE suppliers SET used = used - 1 WHERE supplier_id = ?", (row[0],))
 
 
 class _Transaction:

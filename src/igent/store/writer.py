@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from igent.store.atomic import write_json_atomic
+from igent.store.atomic import write_text_atomic
 
 
 class ResultWriter:
@@ -31,18 +32,19 @@ class ResultWriter:
         self.flush_interval_s = flush_interval_s
         self.file_writes = 0
         self._clock = clock
-        self._results: dict[str, Mapping[str, Any]] = {}
+        # Each result is encoded once when added; a flush only joins the encoded pieces.
+        self._encoded: dict[str, tuple[int, str, str | None]] = {}
         self._pending = 0
         self._last_flush = clock()
 
     def preload(self, results: Sequence[Mapping[str, Any]]) -> None:
         """Seed the writer with results committed before a resume (not counted as pending)."""
         for result in results:
-            self._results[str(result["registration_id"])] = result
+            self._store(result)
 
     def add(self, result: Mapping[str, Any]) -> float:
         """Add a finished result; return the seconds spent writing files (0 when buffered)."""
-        self._results[str(result["registration_id"])] = result
+        self._store(result)
         self._pending += 1
         due = self._pending >= self.batch_size or (
             self._clock() - self._last_flush >= self.flush_interval_s
@@ -53,13 +55,20 @@ class ResultWriter:
         self.flush()
         return self._clock() - started
 
+    def _store(self, result: Mapping[str, Any]) -> None:
+        order = result.get("purchase_order")
+        self._encoded[str(result["registration_id"])] = (
+            int(result["record_index"]),
+            _encode(result["match"]),
+            None if order is None else _encode(order),
+        )
+
     def flush(self) -> None:
         """Write matches.json and pos.json with every result so far, atomically."""
-        ordered = sorted(self._results.values(), key=lambda r: int(r["record_index"]))
-        write_json_atomic(self.run_dir / "matches.json", [r["match"] for r in ordered])
-        write_json_atomic(
-            self.run_dir / "pos.json",
-            [r["purchase_order"] for r in ordered if r.get("purchase_order") is not None],
+        ordered = sorted(self._encoded.values(), key=lambda entry: entry[0])
+        write_text_atomic(self.run_dir / "matches.json", _json_list(e[1] for e in ordered))
+        write_text_atomic(
+            self.run_dir / "pos.json", _json_list(e[2] for e in ordered if e[2] is not None)
         )
         self.file_writes += 2
         self._pending = 0
@@ -75,3 +84,12 @@ class ResultWriter:
         tb: TracebackType | None,
     ) -> None:
         self.flush()
+
+
+def _encode(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _json_list(items: Iterable[str]) -> str:
+    """Join encoded items into a JSON list, one item per line."""
+    return "[\n" + ",\n".join(items) + "\n]\n"

@@ -6,7 +6,7 @@ import asyncio
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from igent.agents import (
@@ -62,7 +62,7 @@ class Outcome:
             "record_index": self.record_index,
             "match": self.match,
             "purchase_order": self.purchase_order,
-            "timing": asdict(self.timing),
+            "timing": dict(vars(self.timing)),
             "grading": self.grading,
         }
 
@@ -143,7 +143,7 @@ class Pipeline:
                 spec=match_spec,
                 answerer=self.agents.matcher,
                 critic=self.agents.match_critic,
-                task_message=task("match"),
+                task_message=task("match") if match_spec.answerer == "llm" else "",
                 review_message=lambda proposal: task("review_match", proposal=proposal),
                 validate=lambda proposal: validate_match(self.engine, record, used, proposal),
                 rules_answer=match_answer(reference),
@@ -194,12 +194,17 @@ class Pipeline:
         phase2_started = self.clock()
         if supplier_id is not None and record.registration is not None:
             expected_po = self.engine.price(record.registration, supplier_id)
+            price_spec = self._spec("price")
             p2 = await run_phase(
                 PhaseJob(
-                    spec=self._spec("price"),
+                    spec=price_spec,
                     answerer=self.agents.pricer,
                     critic=self.agents.price_critic,
-                    task_message=task("price", match={"supplier_id": supplier_id}),
+                    task_message=(
+                        task("price", match={"supplier_id": supplier_id})
+                        if price_spec.answerer == "llm"
+                        else ""
+                    ),
                     review_message=lambda proposal: task(
                         "review_price", match={"supplier_id": supplier_id}, proposal=proposal
                     ),
@@ -295,12 +300,21 @@ class Pipeline:
         used_at_commit: Mapping[str, int],
         purchase_order: dict[str, Any] | None,
     ) -> dict[str, bool | None]:
-        """Grade the final answers with the validator against the state they committed on."""
-        final_match = {**match, "supplier_id": match["supplier_id"] or NO_MATCH_FOUND}
-        supplier_ok = validate_match(self.engine, record, used_at_commit, final_match).is_valid
+        """Grade the final answers with the validator against the state they committed on.
+
+        Answers the rules engine gave (directly, as fallback or as commit repair) are right by
+        construction and are not validated again.
+        """
+        by_rules = ("rules", "fallback_rules", "commit_repair")
+        supplier_ok = True
+        if match["source"] not in by_rules:
+            final_match = {**match, "supplier_id": match["supplier_id"] or NO_MATCH_FOUND}
+            supplier_ok = validate_match(self.engine, record, used_at_commit, final_match).is_valid
         price_ok: bool | None = None
         supplier_id = match["supplier_id"]
-        if supplier_id is not None and record.registration is not None:
+        if p2 is not None and p2.source in by_rules and purchase_order is not None:
+            price_ok = True
+        elif supplier_id is not None and record.registration is not None:
             price_ok = (
                 purchase_order is not None
                 and validate_purchase_order(

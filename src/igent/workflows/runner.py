@@ -140,8 +140,11 @@ class Runner:
                 batch_size=self.options.batch_size,
                 flush_interval_s=self.options.flush_interval_s,
             )
-            writer.preload(ledger.results())
+            earlier = ledger.results()  # finished before a resume
+            writer.preload(earlier)
+            finished_now: list[dict[str, Any]] = []
             audits: list[asyncio.Task[dict[str, Any]]] = []
+            write_times: dict[str, float] = {}
             done = len(records) - len(pending)
             if progress:
                 progress(done, len(records))
@@ -149,14 +152,12 @@ class Runner:
             async def finish(outcome: Outcome) -> None:
                 nonlocal done
                 started = self.clock()
-                ledger.commit_result(
-                    outcome.registration_id, outcome.record_index, outcome.payload()
-                )
-                writer.add(outcome.payload())
-                outcome.timing.file_write_s = self.clock() - started
-                ledger.commit_result(
-                    outcome.registration_id, outcome.record_index, outcome.payload()
-                )
+                payload = outcome.payload()
+                # The ledger commit is the durable record; the JSON outputs follow in batches.
+                ledger.commit_result(outcome.registration_id, outcome.record_index, payload)
+                writer.add(payload)
+                finished_now.append(payload)
+                write_times[outcome.registration_id] = self.clock() - started
                 if outcome.audit is not None:
                     audits.append(outcome.audit)
                 done += 1
@@ -166,9 +167,10 @@ class Runner:
             with writer:
                 await self._process_all(pipeline, pending, finish)
                 audit_results = list(await asyncio.gather(*audits))
-            results = ledger.results()
-            result_ids = {r["registration_id"] for r in results}
-            results = [r for r in results if r["registration_id"] in result_ids]
+            results = sorted([*earlier, *finished_now], key=lambda r: int(r["record_index"]))
+            for result in results:  # the write time is known only after the commit
+                if result["registration_id"] in write_times:
+                    result["timing"]["file_write_s"] = write_times[result["registration_id"]]
             capacity_rows = ledger.capacity()
             summary = self._summary(
                 inputs, records, results, audit_results, capacity_rows, load_s, writer, ledger
@@ -274,7 +276,10 @@ class Runner:
     ) -> None:
         rows = [to_row_dict(r["timing"]) for r in results]
         write_text_atomic(self.run_dir / "timings.csv", timings_csv(rows))
-        write_json_atomic(self.run_dir / "timings.json", rows)
+        write_text_atomic(
+            self.run_dir / "timings.json",
+            "[\n" + ",\n".join(json.dumps(row) for row in rows) + "\n]\n",
+        )
         write_json_atomic(
             self.run_dir / "capacity.json",
             {s: {"used": used, "capacity": cap} for s, (used, cap) in capacity_rows.items()},
