@@ -70,7 +70,11 @@ def validate_document(model: type[ModelT], data: Any, source: str) -> ModelT:
             if err["type"] == "missing":
                 problems.append(f"{where}: field is missing")
             else:
-                problems.append(f"{where}: {err['msg']} (got {err['input']!r:.80})")
+                message = err["msg"].removeprefix("Value error, ")
+                shown = repr(err["input"])[:80]
+                problems.append(message if shown in message else f"{message} (got {shown})")
+                problems[-1] = f"{where}: {problems[-1]}"
+
         more = f" (+{exc.error_count() - 5} more)" if exc.error_count() > 5 else ""
         raise DataError(f"{source}: " + "; ".join(problems) + more) from exc
 

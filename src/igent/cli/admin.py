@@ -19,7 +19,7 @@ from igent.store import Ledger
 from igent.workflows import builtin_constellations, resolve_constellation
 
 stdout = Console()
-stderr = Console(stderr=True)
+stderr = Console(stderr=True, soft_wrap=True)
 Opt = typer.Option
 
 constellations_app = typer.Typer(help="List and show constellations.", no_args_is_help=True)

@@ -11,7 +11,7 @@ from rich.console import Console
 
 from igent.errors import IgentError
 
-stderr = Console(stderr=True)
+stderr = Console(stderr=True, soft_wrap=True)
 
 
 def run_guarded(app: typer.Typer, args: list[str] | None = None) -> int:

@@ -32,7 +32,7 @@ from igent.workflows import (
 )
 
 stdout = Console()
-stderr = Console(stderr=True)
+stderr = Console(stderr=True, soft_wrap=True)
 
 Opt = typer.Option
 
