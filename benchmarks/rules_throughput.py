@@ -22,7 +22,7 @@ from pathlib import Path
 from igent.campaign import generate_campaign, parse_registrations, write_campaign
 from igent.domain import IncentiveBook, OfferBook
 from igent.rules import RulesEngine
-from igent.workflows import InputPaths, RunOptions, Runner, resolve_constellation
+from igent.workflows import InputPaths, Runner, RunOptions, resolve_constellation
 
 TARGET_S = 2.0
 
@@ -83,8 +83,10 @@ def main() -> None:
         ("parse + rules engine", parse_s + engine_s),
         ("whole rules-only workflow (files, ledger, outputs)", workflow_s),
     ]
-    print(f"{args.registrations} registrations, {args.suppliers} suppliers, scenario "
-          f"{args.scenario!r}, {matched} matched; one core; best of {args.repeats}")
+    print(
+        f"{args.registrations} registrations, {args.suppliers} suppliers, scenario "
+        f"{args.scenario!r}, {matched} matched; one core; best of {args.repeats}"
+    )
     print("| step | seconds | registrations/s |")
     print("| --- | ---: | ---: |")
     for label, seconds in rows:

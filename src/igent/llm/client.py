@@ -82,6 +82,16 @@ class OpenAICompatibleClient:
         self.endpoint = endpoint
         self.timeout_s = timeout_s
         self._retry = retry_policy or RetryPolicy(max_attempts=max_retries + 1)
+        if limiter is None and (
+            endpoint.max_concurrency or endpoint.requests_per_minute or endpoint.tokens_per_minute
+        ):
+            limiter = RateLimiter(
+                max_concurrency=endpoint.max_concurrency,
+                requests_per_minute=endpoint.requests_per_minute,
+                tokens_per_minute=endpoint.tokens_per_minute,
+                clock=clock,
+                sleep=sleep,
+            )
         self._limiter = limiter
         self._clock = clock
         self._sleep = sleep

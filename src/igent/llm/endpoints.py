@@ -36,6 +36,9 @@ class Endpoint(BaseModel):
     supports_stream_usage: bool = False
     price_input_per_1m: float = Field(default=0.0, ge=0)
     price_output_per_1m: float = Field(default=0.0, ge=0)
+    max_concurrency: int | None = Field(default=None, ge=1, description="Calls in flight at most.")
+    requests_per_minute: float | None = Field(default=None, gt=0, description="Request limit.")
+    tokens_per_minute: float | None = Field(default=None, gt=0, description="Token limit.")
 
 
 class EndpointRegistry(BaseModel):
