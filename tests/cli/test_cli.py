@@ -184,3 +184,27 @@ def test_data_generate_writes_the_data_dir_convention(tmp_path: Path) -> None:
     assert igent("run", "rules", "--data-dir", str(tmp_path), "--scenario", "s1",
                  "--out", str(tmp_path / "run"), "--quiet") == 0  # fmt: skip
     assert len(json.loads((tmp_path / "run" / "matches.json").read_text())) == 12
+
+
+def test_sim_serve_prints_its_base_url_and_answers_the_plain_openai_sdk() -> None:
+    import openai
+
+    server = subprocess.Popen(
+        [sys.executable, "-m", "igent.cli", "sim", "serve", "--profile", "gpt-4o",
+         "--time-scale", "0.01"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert server.stdout is not None
+        base_url = server.stdout.readline().strip()
+        assert base_url.startswith("http://127.0.0.1:") and base_url.endswith("/v1")
+        with openai.OpenAI(base_url=base_url, api_key="sim", max_retries=0) as client:
+            reply = client.chat.completions.create(
+                model="gpt-4o", messages=[{"role": "user", "content": "hello"}]
+            )
+        assert "igent simulator" in (reply.choices[0].message.content or "")
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import os
 import platform
 import subprocess
 import time
@@ -317,13 +318,14 @@ def execute_plan(plan: BenchPlan, progress: Progress | None = None) -> BenchRun:
                     worst[key] = stats
     finally:
         _stop_sims(processes)
+    keys = {c.name: _sim_key(c) for c in plan.configs}
     for key, stats in sorted(worst.items()):
         intended = [
             c.intended_s
             for m in run.measurements
+            if keys[m.config] == key
             for c in m.calls
             if c.intended_s is not None
-            and _sim_key(next(x for x in plan.configs if x.name == m.config)) == key
         ]
         run.lateness.append(sim_lateness(_label(key), stats, intended))
     run.elapsed_s = time.perf_counter() - started
@@ -341,8 +343,6 @@ def environment() -> dict[str, str]:
 
 
 def _cpu_count() -> int:
-    import os
-
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 

@@ -14,6 +14,7 @@ from rich.console import Console
 from igent.bench import BenchPlan, build_matrix, run_benchmark, select_configs
 from igent.bench.suite import summary_lines
 from igent.errors import ConfigError
+from igent.settings import Settings
 
 stdout = Console(soft_wrap=True)
 stderr = Console(stderr=True, soft_wrap=True)
@@ -63,7 +64,7 @@ def bench_command(
     configs = build_matrix(name)  # type: ignore[arg-type]
     configs = select_configs(configs, [n.strip() for n in only.split(",")] if only else [])
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    out_dir = out or Path("runs") / f"bench-{name}-{stamp}"
+    out_dir = out or Settings().runs_dir / f"bench-{name}-{stamp}"
     plan = BenchPlan(
         configs=configs,
         out_dir=out_dir,
