@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from igent.agents.protocol import MATCH_SCHEMA, Task, match_answer, render_task
-from igent.errors import IgentError, ModelCallError, ModelOutputError
+from igent.errors import ModelCallError, ModelOutputError
 from igent.llm import (
     CachingClient,
     ChatRequest,
@@ -78,7 +78,7 @@ def expected_match() -> dict[str, Any]:
 
 
 def match_messages(note: str = "") -> list[dict[str, str]]:
-    """Return a matcher's messages; ``note`` makes the request distinct without changing the task."""
+    """Return a matcher's messages; ``note`` makes the request distinct, not the task."""
     task = Task(kind="match", registration=REGISTRATION, suppliers=SUPPLIERS, capacity=CAPACITY)
     system = "You are the matcher. Answer with the match JSON." + (f" ({note})" if note else "")
     return [{"role": "system", "content": system}, {"role": "user", "content": render_task(task)}]
@@ -100,6 +100,7 @@ class Wire:
     """What went over HTTP: one entry per request sent and per response headers received."""
 
     requests: int = 0
+    authorization: set[str] = field(default_factory=set)
     faults: list[str] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)
     chunk_offsets_ms: list[list[float]] = field(default_factory=list)
@@ -107,6 +108,7 @@ class Wire:
 
     async def on_request(self, request: httpx.Request) -> None:
         self.requests += 1
+        self.authorization.add(request.headers.get("authorization", ""))
 
     async def on_response(self, response: httpx.Response) -> None:
         self.statuses.append(response.status_code)
@@ -215,10 +217,17 @@ async def test_non_stream_reply_carries_the_rules_engine_match(sim, connect, exp
 
 async def test_stream_assembles_the_same_reply_as_non_stream(sim, connect, expected_match):
     client, wire = connect(sim)
-    schema = {"response_schema": MATCH_SCHEMA, "schema_name": "match"}
 
-    whole = await client.complete(ChatRequest(messages=match_messages(), **schema))
-    streamed = await client.complete(ChatRequest(messages=match_messages(), stream=True, **schema))
+    def ask(*, stream: bool) -> ChatRequest:
+        return ChatRequest(
+            messages=match_messages(),
+            response_schema=MATCH_SCHEMA,
+            schema_name="match",
+            stream=stream,
+        )
+
+    whole = await client.complete(ask(stream=False))
+    streamed = await client.complete(ask(stream=True))
     prose = await client.complete(ChatRequest(messages=match_messages(), stream=True))
 
     assert streamed.text == whole.text
@@ -532,7 +541,7 @@ async def test_api_key_never_leaks_into_errors_logs_transcript_or_cache(
     config = SimConfig(profile="instant", time_scale=0.01, seed=5, faults=faults)
     transcript_path = tmp_path / "transcript.jsonl"
     cache_path = tmp_path / "cache.sqlite"
-    errors: list[IgentError] = []
+    errors: list[ModelCallError] = []
 
     with SimServer(config) as server, ResponseCache(cache_path) as cache:
         client, wire = connect(
@@ -554,6 +563,7 @@ async def test_api_key_never_leaks_into_errors_logs_transcript_or_cache(
                 await chain.complete(request)
             errors.append(caught.value)
         assert wire.statuses == [200, 500, 500]
+        assert wire.authorization == {f"Bearer {SENTINEL_KEY}"}  # the key was really used
 
     closed_client, _ = connect("http://127.0.0.1:9/v1", api_key=SENTINEL_KEY, timeout_s=2.0)
     with pytest.raises(ModelCallError) as caught:

@@ -40,7 +40,7 @@ def _results(metrics: Sequence[ConfigMetrics]) -> list[str]:
     header = (
         "configuration", "constellation", "profile", "conc.", "err", "n",
         "p50 ms [95 % CI]", "p95 ms [95 % CI]", "max ms", "regs/min", "LLM calls/reg",
-        "tokens/reg (in+out)", "cost $/reg", "overhead ms/call", "CPU ms/reg",
+        "tokens/reg (in+out)", "cost $/reg", "overhead ms/call (median)", "CPU ms/reg",
         "raw sup. %", "final sup. %", "raw price %", "final price %", "graded %",
         "oversold", "speed-up p50",
     )  # fmt: skip

@@ -117,6 +117,9 @@ class OpenAICompatibleClient:
                 max_retries=0,
                 timeout=timeout_s,
             )
+        # The SDK imports its chat resources on first use (~30 ms); pay that here, not inside the
+        # first call of a run, where it would stall every concurrent request at once.
+        _ = self._sdk.chat.completions.with_raw_response
 
     async def aclose(self) -> None:
         """Close the SDK client and its HTTP connections."""
