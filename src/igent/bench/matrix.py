@@ -87,8 +87,8 @@ def constellation_configs(names: Sequence[str]) -> list[BenchConfig]:
     return [BenchConfig(n, n, RunOptions(), group="constellation") for n in names]
 
 
-FAST_CONSTELLATIONS = ("p1m1v_p2r", "p1m1v_p2m2v", "p1r_audit", "rules")
-LLM_IN_LOOP = ("p1m1v_p2r", "p1m1v_p2m2v")
+FAST_CONSTELLATIONS = ("p1m1v_p2r", "p1m1v0_p2r", "p1m1v_p2m2v", "p1r_audit", "rules")
+LLM_IN_LOOP = ("p1m1v_p2r", "p1m1v0_p2r", "p1m1v_p2m2v")
 THROUGHPUT_CONCURRENCY = 16
 TARGET_ERROR_RATE = 0.2
 
