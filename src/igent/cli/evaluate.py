@@ -2,63 +2,30 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from igent.errors import ConfigError
 from igent.evaluation import EvalReport, grade_run, reference_for_inputs
-from igent.llm import ChatClient
 from igent.settings import Settings
 from igent.store import write_json_atomic, write_text_atomic
 from igent.workflows import (
-    InputPaths,
-    Runner,
     RunOptions,
-    choose_model,
-    demo_input_paths,
-    open_model,
+    execute_run,
+    model_settings,
     resolve_constellation,
+    select_inputs,
 )
 
 stdout = Console()
 stderr = Console(stderr=True)
 Opt = typer.Option
-
-
-def eval_input_paths(
-    data_dir: Path | None,
-    scenario: str | None,
-    registrations: Path | None,
-    offers: Path | None,
-    incentives: Path | None,
-) -> InputPaths:
-    """Pick the campaign files from the options (the bundled demo when none are given)."""
-    if data_dir is not None or scenario is not None:
-        if data_dir is None or scenario is None:
-            raise ConfigError("--data-dir and --scenario go together: D/registrations/S.json ...")
-        return InputPaths.from_data_dir(data_dir, scenario)
-    if registrations is None and offers is None:
-        return demo_input_paths()
-    if registrations is None or offers is None:
-        raise ConfigError("--registrations and --offers go together (--incentives is optional)")
-    return InputPaths(registrations, offers, incentives)
-
-
-async def _run(runner: Runner, client: ChatClient | None) -> dict[str, Any]:
-    try:
-        result = await runner.run()
-    finally:
-        if client is not None:
-            await client.aclose()
-    return result.summary
 
 
 def _pct(value: float | None) -> str:
@@ -107,42 +74,32 @@ def eval_command(
     """Run CONSTELLATION at concurrency 1 and grade it against the rules engine's answer."""
     settings = Settings()
     chosen = resolve_constellation(constellation, settings.constellation_dir)
-    paths = eval_input_paths(data_dir, scenario, registrations, offers, incentives)
+    paths, _ = select_inputs(data_dir, scenario, registrations, offers, incentives)
     date = dt.date.fromisoformat(campaign_date) if campaign_date else dt.date.today()
     # Concurrency 1: the reference is the rules engine's sequential answer.
     options = RunOptions(max_items=max_items, campaign_date=date, concurrency=1)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     out_dir = out or settings.runs_dir / f"eval-{chosen.name}-{stamp}-{os.getpid()}"
     run_dir = out_dir / "run"
-    choice = choose_model(
-        model or settings.model, time_scale if time_scale is not None else settings.time_scale
+    model_info, note = model_settings(
+        chosen,
+        model or settings.model,
+        time_scale if time_scale is not None else settings.time_scale,
+        sim_error_rate,
+        seed,
     )
-    model_info = {
-        "spec": choice.spec if chosen.uses_llm else None,
-        "time_scale": choice.time_scale,
-        "sim_error_rate": sim_error_rate,
-        "seed": seed,
-    }
-    if choice.note and chosen.uses_llm:
-        stderr.print(f"[yellow]note:[/] {choice.note}")
+    if note:
+        stderr.print(f"[yellow]note:[/] {note}")
     stderr.print(f"igent eval: {chosen.name} -> {out_dir}")
-    if chosen.uses_llm:
-        with open_model(
-            choice.spec,
-            time_scale=choice.time_scale,
-            sim_error_rate=sim_error_rate,
-            seed=seed,
-            endpoints_file=settings.endpoints_file,
-            transcript_path=run_dir / "transcripts.jsonl",
-        ) as client:
-            runner = Runner(
-                chosen, paths, options, run_dir, client=client, model_info=model_info,
-                prompt_dir=settings.prompt_dir,
-            )  # fmt: skip
-            summary = asyncio.run(_run(runner, client))
-    else:
-        runner = Runner(chosen, paths, options, run_dir, model_info=model_info)
-        summary = asyncio.run(_run(runner, None))
+    summary = execute_run(
+        chosen,
+        paths,
+        options,
+        run_dir,
+        model_info,
+        endpoints_file=settings.endpoints_file,
+        prompt_dir=settings.prompt_dir,
+    ).summary
     report = grade_run(run_dir, reference_for_inputs(paths, date, max_items=max_items))
     payload = {
         "constellation": chosen.name,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import cProfile
 import datetime as dt
 import json
@@ -17,42 +16,22 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from igent.cli.render import render_summary
 from igent.errors import ConfigError
-from igent.llm import ChatClient
 from igent.settings import Settings
 from igent.workflows import (
     Constellation,
     InputPaths,
-    Runner,
     RunOptions,
-    choose_model,
-    demo_input_paths,
-    open_model,
+    execute_run,
+    model_settings,
     read_run_config,
     resolve_constellation,
+    select_inputs,
 )
 
 stdout = Console()
 stderr = Console(stderr=True, soft_wrap=True)
 
 Opt = typer.Option
-
-
-def _input_paths(
-    data_dir: Path | None,
-    scenario: str | None,
-    registrations: Path | None,
-    offers: Path | None,
-    incentives: Path | None,
-) -> tuple[InputPaths, str]:
-    if data_dir is not None or scenario is not None:
-        if data_dir is None or scenario is None:
-            raise ConfigError("--data-dir and --scenario go together: D/registrations/S.json ...")
-        return InputPaths.from_data_dir(data_dir, scenario), f"scenario {scenario!r} in {data_dir}"
-    if registrations is None and offers is None:
-        return demo_input_paths(), "the bundled demo campaign"
-    if registrations is None or offers is None:
-        raise ConfigError("--registrations and --offers go together (--incentives is optional)")
-    return InputPaths(registrations, offers, incentives), str(registrations)
 
 
 def _options(
@@ -64,25 +43,13 @@ def _options(
     return RunOptions.from_json(values)
 
 
-async def _run(runner: Runner, client: ChatClient | None, quiet: bool) -> dict[str, Any]:
-    columns = (
+def _progress_columns() -> tuple[Any, ...]:
+    return (
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    try:
-        with Progress(*columns, console=stderr, disable=quiet, transient=False) as progress:
-            task_id = progress.add_task(runner.constellation.name, total=None)
-
-            def report(done: int, total: int) -> None:
-                progress.update(task_id, completed=done, total=total)
-
-            result = await runner.run(report)
-    finally:
-        if client is not None:
-            await client.aclose()
-    return result.summary
 
 
 def run_command(
@@ -156,7 +123,7 @@ def run_command(
         if not constellation:
             raise ConfigError("name a constellation, e.g. p1m1m2c (see: igent constellations list)")
         chosen = resolve_constellation(constellation, settings.constellation_dir)
-        paths, source = _input_paths(data_dir, scenario, registrations, offers, incentives)
+        paths, source = select_inputs(data_dir, scenario, registrations, offers, incentives)
         date = dt.date.fromisoformat(campaign_date) if campaign_date else dt.date.today()
         options = _options(
             baseline,
@@ -174,54 +141,41 @@ def run_command(
             concurrency,
             max_items,
         )
-        choice = choose_model(
-            model or settings.model, time_scale if time_scale is not None else settings.time_scale
+        model_info, note = model_settings(
+            chosen,
+            model or settings.model,
+            time_scale if time_scale is not None else settings.time_scale,
+            sim_error_rate,
+            seed,
         )
-        model_info = {
-            "spec": choice.spec if chosen.uses_llm else None,
-            "time_scale": choice.time_scale,
-            "sim_error_rate": sim_error_rate,
-            "seed": seed,
-        }
-        if choice.note and chosen.uses_llm:
-            stderr.print(f"[yellow]note:[/] {choice.note}")
+        if note:
+            stderr.print(f"[yellow]note:[/] {note}")
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         run_dir = out or settings.runs_dir / f"{chosen.name}-{stamp}-{os.getpid()}"
     stderr.print(f"igent: {chosen.name} on {source} -> {run_dir}")
     profiler = cProfile.Profile() if profile else None
-    spec = model_info.get("spec")
     try:
         if profiler:
             profiler.enable()
-        if spec:
-            with open_model(
-                spec,
-                time_scale=float(model_info.get("time_scale", 1.0)),
-                sim_error_rate=float(model_info.get("sim_error_rate", 0.0)),
-                seed=int(model_info.get("seed", 0)),
+        with Progress(*_progress_columns(), console=stderr, disable=quiet) as bar:
+            task_id = bar.add_task(chosen.name, total=None)
+            result = execute_run(
+                chosen,
+                paths,
+                options,
+                run_dir,
+                model_info,
                 endpoints_file=settings.endpoints_file,
-                cache_mode=options.cache_mode,
                 cache_path=settings.cache_path,
-                transcript_path=run_dir / "transcripts.jsonl" if options.transcripts else None,
-            ) as client:
-                runner = Runner(
-                    chosen,
-                    paths,
-                    options,
-                    run_dir,
-                    client=client,
-                    model_info=model_info,
-                    prompt_dir=prompt_dir or settings.prompt_dir,
-                )
-                summary = asyncio.run(_run(runner, client, quiet))
-        else:
-            runner = Runner(chosen, paths, options, run_dir, model_info=model_info)
-            summary = asyncio.run(_run(runner, None, quiet))
+                prompt_dir=prompt_dir or settings.prompt_dir,
+                progress=lambda done, total: bar.update(task_id, completed=done, total=total),
+            )
     finally:
         if profiler:
             profiler.disable()
             profiler.dump_stats(str(profile))
             stderr.print(f"profile written to {profile} (view: snakeviz {profile})")
+    summary = result.summary
     if as_json:
         sys.stdout.write(json.dumps(summary, indent=2, default=str) + "\n")
     else:

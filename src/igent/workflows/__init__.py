@@ -12,6 +12,7 @@ from igent.workflows.inputs import InputPaths, RunInputs, demo_input_paths, load
 from igent.workflows.models import choose_model, mock_client, open_model
 from igent.workflows.options import RunOptions
 from igent.workflows.runner import Runner, RunResult, build_agents, read_run_config
+from igent.workflows.session import execute_run, model_settings, select_inputs
 
 __all__ = [
     "Constellation",
@@ -25,11 +26,14 @@ __all__ = [
     "builtin_constellations",
     "choose_model",
     "demo_input_paths",
+    "execute_run",
     "load_constellation",
     "load_inputs",
     "mock_client",
+    "model_settings",
     "open_model",
     "parse_constellation",
     "read_run_config",
     "resolve_constellation",
+    "select_inputs",
 ]

@@ -1,0 +1,103 @@
+"""One run from start to finish: pick inputs and model, open the client, run, close."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from igent.errors import ConfigError
+from igent.llm import ChatClient
+from igent.workflows.constellation import Constellation
+from igent.workflows.inputs import InputPaths, demo_input_paths
+from igent.workflows.models import choose_model, open_model
+from igent.workflows.options import RunOptions
+from igent.workflows.runner import Progress, Runner, RunResult
+
+
+def select_inputs(
+    data_dir: Path | None,
+    scenario: str | None,
+    registrations: Path | None,
+    offers: Path | None,
+    incentives: Path | None,
+) -> tuple[InputPaths, str]:
+    """Pick the campaign files from CLI options (the bundled demo when none are given).
+
+    Returns the paths and a phrase describing them for progress output.
+    """
+    if data_dir is not None or scenario is not None:
+        if data_dir is None or scenario is None:
+            raise ConfigError("--data-dir and --scenario go together: D/registrations/S.json ...")
+        return InputPaths.from_data_dir(data_dir, scenario), f"scenario {scenario!r} in {data_dir}"
+    if registrations is None and offers is None:
+        return demo_input_paths(), "the bundled demo campaign"
+    if registrations is None or offers is None:
+        raise ConfigError("--registrations and --offers go together (--incentives is optional)")
+    return InputPaths(registrations, offers, incentives), str(registrations)
+
+
+def model_settings(
+    constellation: Constellation,
+    model: str | None,
+    time_scale: float | None,
+    sim_error_rate: float = 0.0,
+    seed: int = 0,
+) -> tuple[dict[str, Any], str]:
+    """Return the model settings a run stores (for --resume) and a note about defaults."""
+    choice = choose_model(model, time_scale)
+    settings = {
+        "spec": choice.spec if constellation.uses_llm else None,
+        "time_scale": choice.time_scale,
+        "sim_error_rate": sim_error_rate,
+        "seed": seed,
+    }
+    return settings, choice.note if constellation.uses_llm else ""
+
+
+async def _run(runner: Runner, client: ChatClient | None, progress: Progress | None) -> RunResult:
+    try:
+        return await runner.run(progress)
+    finally:
+        if client is not None:
+            await client.aclose()
+
+
+def execute_run(
+    constellation: Constellation,
+    paths: InputPaths,
+    options: RunOptions,
+    run_dir: Path,
+    model: Mapping[str, Any],
+    *,
+    endpoints_file: Path | None = None,
+    cache_path: Path | None = None,
+    prompt_dir: Path | None = None,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Open the model in ``model`` (when the constellation needs one), run, and close it."""
+    spec = model.get("spec")
+    if not spec:
+        runner = Runner(constellation, paths, options, run_dir, model_info=dict(model))
+        return asyncio.run(_run(runner, None, progress))
+    with open_model(
+        str(spec),
+        time_scale=float(model.get("time_scale", 1.0)),
+        sim_error_rate=float(model.get("sim_error_rate", 0.0)),
+        seed=int(model.get("seed", 0)),
+        endpoints_file=endpoints_file,
+        cache_mode=options.cache_mode,
+        cache_path=cache_path,
+        transcript_path=run_dir / "transcripts.jsonl" if options.transcripts else None,
+    ) as client:
+        runner = Runner(
+            constellation,
+            paths,
+            options,
+            run_dir,
+            client=client,
+            model_info=dict(model),
+            prompt_dir=prompt_dir,
+        )
+        return asyncio.run(_run(runner, client, progress))
