@@ -12,6 +12,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from igent.cli.options import (
+    CampaignDateOpt,
+    DataDirOpt,
+    IncentivesOpt,
+    ModelOpt,
+    OffersOpt,
+    RegistrationsOpt,
+    ScenarioOpt,
+    SeedOpt,
+    SimErrorRateOpt,
+    TimeScaleOpt,
+)
 from igent.evaluation import EvalReport, grade_run, reference_for_inputs
 from igent.settings import Settings
 from igent.store import write_json_atomic, write_text_atomic
@@ -50,24 +62,17 @@ def render_eval(console: Console, report: EvalReport, title: str) -> None:
 
 def eval_command(
     constellation: Annotated[str, typer.Argument(help="Constellation name or YAML path.")],
-    registrations: Annotated[Path | None, Opt(help="Registrations JSON file.")] = None,
-    offers: Annotated[Path | None, Opt(help="Offers JSON file.")] = None,
-    incentives: Annotated[Path | None, Opt(help="Incentives YAML/JSON file.")] = None,
-    data_dir: Annotated[Path | None, Opt(help="Data directory (with --scenario).")] = None,
-    scenario: Annotated[str | None, Opt(help="Scenario name: D/registrations/S.json ...")] = None,
-    model: Annotated[
-        str | None,
-        Opt(help="endpoint[:model] from the registry, mock, sim or sim:PROFILE. [env IGENT_MODEL]"),
-    ] = None,
+    registrations: RegistrationsOpt = None,
+    offers: OffersOpt = None,
+    incentives: IncentivesOpt = None,
+    data_dir: DataDirOpt = None,
+    scenario: ScenarioOpt = None,
+    model: ModelOpt = None,
     max_items: Annotated[int | None, Opt(min=1, help="Grade only the first N.")] = None,
-    time_scale: Annotated[
-        float | None, Opt(help="Simulator delay multiplier. [env IGENT_TIME_SCALE]")
-    ] = None,
-    sim_error_rate: Annotated[float, Opt(help="Share of wrong matcher answers (sim/mock).")] = 0.0,
-    seed: Annotated[int, Opt(help="Simulator / mock seed.")] = 0,
-    campaign_date: Annotated[
-        str | None, Opt(help="Date for incentive validity, YYYY-MM-DD (default today).")
-    ] = None,
+    time_scale: TimeScaleOpt = None,
+    sim_error_rate: SimErrorRateOpt = 0.0,
+    seed: SeedOpt = 0,
+    campaign_date: CampaignDateOpt = None,
     out: Annotated[Path | None, Opt(help="Output directory (default runs/eval-NAME-TIME).")] = None,
     as_json: Annotated[bool, Opt("--json", help="Print eval.json to stdout.")] = False,
 ) -> None:

@@ -14,6 +14,18 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from igent.cli.options import (
+    CampaignDateOpt,
+    DataDirOpt,
+    IncentivesOpt,
+    ModelOpt,
+    OffersOpt,
+    RegistrationsOpt,
+    ScenarioOpt,
+    SeedOpt,
+    SimErrorRateOpt,
+    TimeScaleOpt,
+)
 from igent.cli.render import render_summary
 from igent.errors import ConfigError
 from igent.settings import Settings
@@ -55,15 +67,12 @@ def _progress_columns() -> tuple[Any, ...]:
 def run_command(
     constellation: Annotated[str, typer.Argument(help="Constellation name or YAML path.")] = "",
     max_items: Annotated[int | None, Opt(help="Process only the first N registrations.")] = None,
-    data_dir: Annotated[Path | None, Opt(help="Data directory (with --scenario).")] = None,
-    scenario: Annotated[str | None, Opt(help="Scenario name: D/registrations/S.json ...")] = None,
-    registrations: Annotated[Path | None, Opt(help="Registrations JSON file.")] = None,
-    offers: Annotated[Path | None, Opt(help="Offers JSON file.")] = None,
-    incentives: Annotated[Path | None, Opt(help="Incentives YAML/JSON file.")] = None,
-    model: Annotated[
-        str | None,
-        Opt(help="endpoint[:model] from the registry, mock, sim or sim:PROFILE. [env IGENT_MODEL]"),
-    ] = None,
+    data_dir: DataDirOpt = None,
+    scenario: ScenarioOpt = None,
+    registrations: RegistrationsOpt = None,
+    offers: OffersOpt = None,
+    incentives: IncentivesOpt = None,
+    model: ModelOpt = None,
     concurrency: Annotated[int, Opt(min=1, help="Registrations processed at once.")] = 1,
     out: Annotated[Path | None, Opt(help="Run directory (default runs/NAME-TIME).")] = None,
     resume: Annotated[
@@ -89,17 +98,13 @@ def run_command(
         str | None, Opt(help="When to skip the LLM critic: never, valid_json, validated.")
     ] = None,
     cache: Annotated[str | None, Opt(help="Response cache: off, read, read-write.")] = None,
-    time_scale: Annotated[
-        float | None, Opt(help="Simulator delay multiplier. [env IGENT_TIME_SCALE]")
-    ] = None,
-    sim_error_rate: Annotated[float, Opt(help="Share of wrong matcher answers (sim/mock).")] = 0.0,
-    seed: Annotated[int, Opt(help="Simulator / mock seed.")] = 0,
+    time_scale: TimeScaleOpt = None,
+    sim_error_rate: SimErrorRateOpt = 0.0,
+    seed: SeedOpt = 0,
     skip_status: Annotated[
         str | None, Opt(help="Comma-separated RegistrationStatus values to leave out.")
     ] = None,
-    campaign_date: Annotated[
-        str | None, Opt(help="Date for incentive validity, YYYY-MM-DD (default today).")
-    ] = None,
+    campaign_date: CampaignDateOpt = None,
     profile: Annotated[Path | None, Opt(help="Write cProfile stats here (snakeviz).")] = None,
     prompt_dir: Annotated[Path | None, Opt(help="Your own prompt directory.")] = None,
     as_json: Annotated[bool, Opt("--json", help="Print the summary as JSON.")] = False,
