@@ -6,16 +6,20 @@ proportion to its own length. It knows exactly when the first top-level JSON val
 closes, and when each top-level field's value is complete: a string once its closing
 quote is seen, a container once its bracket closes, a number/literal once the next ``,``
 or ``}`` is seen. A partly streamed value is never delivered.
+
+Values are decoded with jiter (the parser behind pydantic-core). Its partial mode alone cannot
+say where a value ends when prose follows it, nor whether a streamed number is complete, so
+the scanner tracks the structure and hands jiter exact, complete slices.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import jiter
 from openai.types.chat import ChatCompletionChunk
 
 from igent.llm.types import ChatRequest, Clock
@@ -119,7 +123,9 @@ class JsonStreamScanner:
     def _string_closed(self, quote_index: int, completed: list[tuple[str, Any]]) -> None:
         if self._value_start is None:
             try:
-                self._key = json.loads(self._buf[self._string_start : quote_index + 1])
+                self._key = jiter.from_json(
+                    self._buf[self._string_start : quote_index + 1].encode()
+                )
             except ValueError:
                 self._key = None
         else:
@@ -133,7 +139,7 @@ class JsonStreamScanner:
         if key is None or key not in self._watch or key in self.fields:
             return
         try:
-            value = json.loads(self._buf[self._value_start : end])
+            value = jiter.from_json(self._buf[self._value_start : end].strip().encode())
         except ValueError:
             return
         self.fields[key] = value
@@ -143,7 +149,7 @@ class JsonStreamScanner:
         assert self._start is not None
         start = self._start
         try:
-            self.value = json.loads(self._buf[start : index + 1])
+            self.value = jiter.from_json(self._buf[start : index + 1].encode())
         except ValueError:
             # Brackets in prose ("see [1]") or a broken value: look for the next candidate.
             self._reset()
