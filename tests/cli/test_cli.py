@@ -208,3 +208,47 @@ def test_sim_serve_prints_its_base_url_and_answers_the_plain_openai_sdk() -> Non
     finally:
         server.terminate()
         server.communicate(timeout=30)
+
+
+def test_scenario_file_ties_inputs_outputs_and_campaign_date(tmp_path: Path) -> None:
+    assert igent("data", "generate", "--out", str(tmp_path), "--name", "spring",
+                 "--registrations", "6") == 0  # fmt: skip
+    (tmp_path / "scenarios").mkdir()
+    (tmp_path / "scenarios" / "spring.yaml").write_text(
+        "description: spring campaign\n"
+        "registrations: ../registrations/spring.json\n"
+        "offers: ../offers/spring.json\n"
+        "incentives: ../incentives/spring.yaml\n"
+        "out: ../runs\n"
+        "campaign_date: 2026-04-01\n"
+    )
+
+    assert (
+        igent("run", "rules", "--data-dir", str(tmp_path), "--scenario", "spring", "--quiet") == 0
+    )
+
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["registrations"] == 6
+    assert summary["campaign_date"] == "2026-04-01"
+
+
+def test_scenario_file_with_a_misspelt_key_names_file_and_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "s.yaml"
+    bad.write_text("registrations: r.json\noffer: o.json\n")
+
+    assert igent("run", "rules", "--scenario", str(bad), "--quiet") == 1
+    err = capsys.readouterr().err
+    assert str(bad) in err and "offer" in err
+
+
+def test_profile_option_writes_cprofile_stats(tmp_path: Path) -> None:
+    import pstats
+
+    stats_file = tmp_path / "run.prof"
+    assert igent("run", "rules", "--max-items", "3", "--out", str(tmp_path / "run"),
+                 "--profile", str(stats_file), "--quiet") == 0  # fmt: skip
+    functions = {f"{fn[0]}:{fn[2]}" for fn in pstats.Stats(str(stats_file)).stats}  # type: ignore[attr-defined]
+    assert any("decide_match" in name for name in functions)

@@ -79,7 +79,7 @@ def eval_command(
     """Run CONSTELLATION at concurrency 1 and grade it against the rules engine's answer."""
     settings = Settings()
     chosen = resolve_constellation(constellation, settings.constellation_dir)
-    paths, _ = select_inputs(data_dir, scenario, registrations, offers, incentives)
+    paths, _, _ = select_inputs(data_dir, scenario, registrations, offers, incentives)
     date = dt.date.fromisoformat(campaign_date) if campaign_date else dt.date.today()
     # Concurrency 1: the reference is the rules engine's sequential answer.
     options = RunOptions(max_items=max_items, campaign_date=date, concurrency=1)

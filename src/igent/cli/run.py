@@ -128,8 +128,13 @@ def run_command(
         if not constellation:
             raise ConfigError("name a constellation, e.g. p1m1m2c (see: igent constellations list)")
         chosen = resolve_constellation(constellation, settings.constellation_dir)
-        paths, source = select_inputs(data_dir, scenario, registrations, offers, incentives)
-        date = dt.date.fromisoformat(campaign_date) if campaign_date else dt.date.today()
+        paths, source, scenario_file = select_inputs(
+            data_dir, scenario, registrations, offers, incentives
+        )
+        date = dt.date.fromisoformat(campaign_date) if campaign_date else None
+        if date is None and scenario_file is not None:
+            date = scenario_file.campaign_date
+        date = date or dt.date.today()
         options = _options(
             baseline,
             {
@@ -156,7 +161,10 @@ def run_command(
         if note:
             stderr.print(f"[yellow]note:[/] {note}")
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        run_dir = out or settings.runs_dir / f"{chosen.name}-{stamp}-{os.getpid()}"
+        scenario_out = scenario_file.out if scenario_file is not None else None
+        run_dir = (
+            out or (scenario_out or settings.runs_dir) / f"{chosen.name}-{stamp}-{os.getpid()}"
+        )
     stderr.print(f"igent: {chosen.name} on {source} -> {run_dir}")
     profiler = cProfile.Profile() if profile else None
     try:

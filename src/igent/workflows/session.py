@@ -14,6 +14,7 @@ from igent.workflows.inputs import InputPaths, demo_input_paths
 from igent.workflows.models import choose_model, open_model
 from igent.workflows.options import RunOptions
 from igent.workflows.runner import Progress, Runner, RunResult
+from igent.workflows.scenario import ScenarioFile, load_scenario
 
 
 def select_inputs(
@@ -22,20 +23,34 @@ def select_inputs(
     registrations: Path | None,
     offers: Path | None,
     incentives: Path | None,
-) -> tuple[InputPaths, str]:
+) -> tuple[InputPaths, str, ScenarioFile | None]:
     """Pick the campaign files from CLI options (the bundled demo when none are given).
 
-    Returns the paths and a phrase describing them for progress output.
+    ``--scenario`` may name a scenario YAML file, or, with ``--data-dir D``, a scenario S found
+    as ``D/scenarios/S.yaml`` or by the convention ``D/registrations/S.json`` etc. Returns the
+    paths, a phrase describing them for progress output, and the scenario file if one was used.
     """
+    if scenario is not None and scenario.endswith((".yaml", ".yml")) and data_dir is None:
+        found = load_scenario(Path(scenario))
+        return _paths_of(found), f"scenario file {scenario}", found
     if data_dir is not None or scenario is not None:
         if data_dir is None or scenario is None:
             raise ConfigError("--data-dir and --scenario go together: D/registrations/S.json ...")
-        return InputPaths.from_data_dir(data_dir, scenario), f"scenario {scenario!r} in {data_dir}"
+        scenario_file = data_dir / "scenarios" / f"{scenario}.yaml"
+        if scenario_file.exists():
+            found = load_scenario(scenario_file)
+            return _paths_of(found), f"scenario file {scenario_file}", found
+        paths = InputPaths.from_data_dir(data_dir, scenario)
+        return paths, f"scenario {scenario!r} in {data_dir}", None
     if registrations is None and offers is None:
-        return demo_input_paths(), "the bundled demo campaign"
+        return demo_input_paths(), "the bundled demo campaign", None
     if registrations is None or offers is None:
         raise ConfigError("--registrations and --offers go together (--incentives is optional)")
-    return InputPaths(registrations, offers, incentives), str(registrations)
+    return InputPaths(registrations, offers, incentives), str(registrations), None
+
+
+def _paths_of(scenario: ScenarioFile) -> InputPaths:
+    return InputPaths(scenario.registrations, scenario.offers, scenario.incentives)
 
 
 def model_settings(
