@@ -1,0 +1,66 @@
+"""The task message protocol round-trips, and prompts can come from a user directory."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from igent.agents import Task, find_task, load_prompt, parse_task, render_task
+from igent.errors import ConfigError
+
+TASK = Task(
+    kind="review_price",
+    registration={"RegistrationNumber": "R-1", "Contact_Zip": "55101", "Extra": None},
+    suppliers=[{"SupplierID": "S1", "Capacity": 3, "ServiceAreas": ["55101"], "Offers": []}],
+    capacity=[{"supplier_id": "S1", "used": 1, "capacity": 3, "used_pct": 0.333333}],
+    campaign_date=dt.date(2026, 6, 1),
+    incentives=[{"name": "Fed", "communities": "ALL", "kind": "fixed_amount", "rate": 100}],
+    match={"supplier_id": "S1"},
+    proposal={"supplier_id": "S1", "total_price": "$1,000"},
+)
+
+
+def test_render_then_parse_gives_the_same_task() -> None:
+    parsed = parse_task(render_task(TASK))
+
+    assert parsed.kind == TASK.kind
+    assert parsed.registration == TASK.registration
+    assert list(parsed.suppliers) == list(TASK.suppliers)
+    assert parsed.capacity_used == {"S1": 1}
+    assert parsed.campaign_date == TASK.campaign_date
+    assert parsed.match == TASK.match and parsed.proposal == TASK.proposal
+
+
+def test_find_task_takes_the_last_user_message_that_carries_one() -> None:
+    match_task = Task(kind="match", registration={"RegistrationNumber": "R-1"}, suppliers=[])
+    messages = [
+        {"role": "system", "content": "you match"},
+        {"role": "user", "content": render_task(match_task)},
+        {"role": "assistant", "content": '{"supplier_id": "S1"}'},
+        {"role": "user", "content": render_task(TASK)},
+        {"role": "user", "content": "please hurry"},
+    ]
+
+    found = find_task(messages)
+
+    assert found is not None and found.kind == "review_price"
+
+
+def test_parse_task_rejects_an_unknown_task_kind() -> None:
+    with pytest.raises(ValueError, match="TASK is 'haggle'"):
+        parse_task('### TASK\n"haggle"\n### REGISTRATION\n{}')
+
+
+def test_prompts_from_a_user_directory_win_over_the_packaged_ones(tmp_path: Path) -> None:
+    (tmp_path / "default").mkdir()
+    (tmp_path / "default" / "matcher.txt").write_text("Custom matcher prompt.\n")
+
+    assert load_prompt("matcher", "default", tmp_path) == "Custom matcher prompt."
+    assert "price table" in load_prompt("pricer", "default", tmp_path)
+
+
+def test_an_unknown_prompt_variant_names_the_fix() -> None:
+    with pytest.raises(ConfigError, match="variant 'battery-only' not found"):
+        load_prompt("matcher", "battery-only")
