@@ -18,8 +18,8 @@ from igent.campaign.loader import (
 )
 
 __all__ = [
-    "SCENARIOS",
     "GeneratedCampaign",
+    "SCENARIOS",
     "Scenario",
     "demo_campaign_paths",
     "generate_campaign",

@@ -26,7 +26,6 @@ from igent.domain.registration import (
 )
 
 __all__ = [
-    "NO_MATCH_FOUND",
     "CandidateAssessment",
     "CandidateOutcome",
     "Incentive",
@@ -35,6 +34,7 @@ __all__ = [
     "IncentiveKind",
     "MatchDecision",
     "MatchStatus",
+    "NO_MATCH_FOUND",
     "NoMatchReason",
     "OfferBook",
     "PaymentType",

@@ -19,11 +19,11 @@ from igent.sim.server import create_sim_app
 
 __all__ = [
     "FAULT_ORDER",
-    "PROFILES",
     "FaultConfig",
     "FaultKind",
     "IntendedLatency",
     "LatencyProfile",
+    "PROFILES",
     "Role",
     "SimConfig",
     "SimServer",
