@@ -39,8 +39,12 @@ def _is_llm_in_loop(m: ConfigMetrics) -> bool:
 
 
 def best_llm_config(metrics: Sequence[ConfigMetrics]) -> ConfigMetrics | None:
-    """The fastest LLM-in-the-loop configuration at gpt-4o, concurrency 1, no injected errors,
-    preferring those that are 100 % right."""
+    """The best LLM-in-the-loop configuration at gpt-4o, concurrency 1, no injected errors.
+
+    Among those that are 100 % right, it is the one whose worst latency ratio against the
+    targets (p50 / 1.5 s, p95 / 3.0 s), taken over both its error-free run and its run at
+    the target matcher error rate, is lowest: the target asks for both conditions at once.
+    """
     candidates = [
         m
         for m in metrics
@@ -52,8 +56,16 @@ def best_llm_config(metrics: Sequence[ConfigMetrics]) -> ConfigMetrics | None:
     ]
     if not candidates:
         return None
+    by_name = {m.config.name: m for m in metrics}
+
+    def worst_ratio(m: ConfigMetrics) -> float:
+        runs = [m, by_name.get(f"{m.config.name} err{TARGET_ERROR_RATE:g}", m)]
+        return max(
+            max(r.latency_s["median"].value / 1.5, r.latency_s["p95"].value / 3.0) for r in runs
+        )
+
     right = [m for m in candidates if m.graded_accuracy == 1.0]
-    return min(right or candidates, key=lambda m: m.latency_s["median"].value)
+    return min(right or candidates, key=worst_ratio)
 
 
 def _at_most(value: float, limit: float, unit: str, scale: float = 1.0) -> str:
