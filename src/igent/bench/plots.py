@@ -73,19 +73,22 @@ def write_plots(metrics: Sequence[ConfigMetrics], out_dir: Path) -> list[Path]:
     labels = [m.config.name for m in rows]
     measured = [m.improvement_pct or 0.0 for m in rows]
     positions = list(range(len(rows)))
-    ax.barh([p - 0.2 for p in positions], measured, height=0.4, label="measured")
+    ax.barh([p - 0.2 for p in positions], measured, height=0.4, color="tab:blue", label="measured")
     for position, m in zip(positions, rows, strict=True):
         predicted = PREDICTED_PCT.get(m.config.name)
         if predicted is not None:
             low, high = predicted
             ax.barh(position + 0.2, high - low, left=low, height=0.4, color="tab:orange")
-    ax.barh([], [], color="tab:orange", label="plan's prediction (range)")
+    from matplotlib.patches import Patch
+
+    handles, _ = ax.get_legend_handles_labels()
+    handles.append(Patch(color="tab:orange", label="plan's prediction (range)"))
     ax.set_yticks(positions, labels)
     ax.axvline(0, color="black", linewidth=0.8)
     ax.set_xlabel("p50 improvement over the baseline, %")
     ax.set_title("Ablation: measured vs predicted")
     ax.invert_yaxis()
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(handles=handles, loc="lower right", fontsize=8)
     fig.tight_layout()
     paths.append(out_dir / "ablation.png")
     fig.savefig(paths[-1], dpi=110)

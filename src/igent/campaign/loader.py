@@ -115,7 +115,32 @@ def parse_registrations(text: str, source: str = "<registrations>") -> list[Regi
         raise DataError(
             f"{source}: expected a JSON list of registrations, got {type(data).__name__}"
         )
-    return [parse_registration_record(raw, index) for index, raw in enumerate(data)]
+    records = [parse_registration_record(raw, index) for index, raw in enumerate(data)]
+    return _mark_duplicates(records)
+
+
+def _mark_duplicates(records: list[RegistrationRecord]) -> list[RegistrationRecord]:
+    """Turn a repeated RegistrationNumber into an invalid record; the first one stands.
+
+    Capacity reservations and results are keyed by registration id, so a second record with
+    the same id would otherwise overwrite the first or take capacity twice.
+    """
+    first_seen: dict[str, int] = {}
+    marked = []
+    for record in records:
+        registration_id = record.registration_id
+        if record.registration is not None and registration_id in first_seen:
+            record = RegistrationRecord(
+                record_index=record.record_index,
+                raw=record.raw,
+                registration=None,
+                error=f"registration #{record.record_index} ({registration_id!r}): field "
+                f"'RegistrationNumber' repeats record #{first_seen[registration_id]}; ids must "
+                "be unique",
+            )
+        first_seen.setdefault(registration_id, record.record_index)
+        marked.append(record)
+    return marked
 
 
 def load_registrations(path: Path) -> list[RegistrationRecord]:

@@ -31,6 +31,7 @@ from igent.workflows import (
     RunOptions,
     execute_run,
     model_settings,
+    parse_campaign_date,
     resolve_constellation,
     select_inputs,
 )
@@ -80,7 +81,7 @@ def eval_command(
     settings = Settings()
     chosen = resolve_constellation(constellation, settings.constellation_dir)
     paths, _, _ = select_inputs(data_dir, scenario, registrations, offers, incentives)
-    date = dt.date.fromisoformat(campaign_date) if campaign_date else dt.date.today()
+    date = parse_campaign_date(campaign_date) or dt.date.today()
     # Concurrency 1: the reference is the rules engine's sequential answer.
     options = RunOptions(max_items=max_items, campaign_date=date, concurrency=1)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")

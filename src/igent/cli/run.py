@@ -35,6 +35,7 @@ from igent.workflows import (
     RunOptions,
     execute_run,
     model_settings,
+    parse_campaign_date,
     read_run_config,
     resolve_constellation,
     select_inputs,
@@ -76,7 +77,10 @@ def run_command(
     concurrency: Annotated[int, Opt(min=1, help="Registrations processed at once.")] = 1,
     out: Annotated[Path | None, Opt(help="Run directory (default runs/NAME-TIME).")] = None,
     resume: Annotated[
-        Path | None, Opt(help="Finish the interrupted run in this directory.")
+        Path | None,
+        Opt(
+            help="Finish the interrupted run in this directory, with the settings it started with."
+        ),
     ] = None,
     baseline: Annotated[bool, Opt(help="The plan's 'before' settings for every switch.")] = False,
     parallel_loading: Annotated[
@@ -131,7 +135,7 @@ def run_command(
         paths, source, scenario_file = select_inputs(
             data_dir, scenario, registrations, offers, incentives
         )
-        date = dt.date.fromisoformat(campaign_date) if campaign_date else None
+        date = parse_campaign_date(campaign_date)
         if date is None and scenario_file is not None:
             date = scenario_file.campaign_date
         date = date or dt.date.today()
@@ -182,6 +186,7 @@ def run_command(
                 cache_path=settings.cache_path,
                 prompt_dir=prompt_dir or settings.prompt_dir,
                 progress=lambda done, total: bar.update(task_id, completed=done, total=total),
+                resume=resume is not None,
             )
     finally:
         if profiler:

@@ -34,8 +34,12 @@ class CapacityState:
     def reserve(self, registration_id: str, supplier_id: str) -> Reservation:
         """Reserve one unit through the ledger and update the cached counts."""
         outcome = self.ledger.reserve(registration_id, supplier_id)
-        if outcome.accepted and not outcome.already_held:
-            with self._lock:
+        with self._lock:
+            if outcome.accepted and not outcome.already_held:
+                self._used[supplier_id] = outcome.used
+                self.version += 1
+            elif not outcome.accepted and self._used.get(supplier_id) != outcome.used:
+                # Another writer used the ledger: trust its count from now on.
                 self._used[supplier_id] = outcome.used
                 self.version += 1
         return outcome

@@ -30,8 +30,8 @@ CREATE TABLE IF NOT EXISTS reservations (
 );
 CREATE INDEX IF NOT EXISTS reservations_by_supplier ON reservations (supplier_id);
 CREATE TABLE IF NOT EXISTS results (
-    registration_id TEXT PRIMARY KEY,
-    record_index INTEGER NOT NULL,
+    record_index INTEGER PRIMARY KEY,
+    registration_id TEXT NOT NULL,
     payload TEXT NOT NULL
 );
 """
@@ -189,11 +189,11 @@ class Ledger:
             rows = self._db.execute("SELECT payload FROM results ORDER BY record_index").fetchall()
         return [json.loads(r[0]) for r in rows]
 
-    def finished_ids(self) -> set[str]:
-        """Return the ids of registrations with a committed result."""
+    def finished_indexes(self) -> set[int]:
+        """Return the record indexes of registrations with a committed result."""
         with self._lock:
-            rows = self._db.execute("SELECT registration_id FROM results").fetchall()
-        return {r[0] for r in rows}
+            rows = self._db.execute("SELECT record_index FROM results").fetchall()
+        return {int(r[0]) for r in rows}
 
 
 class _NoRoom(Exception):

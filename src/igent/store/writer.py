@@ -33,7 +33,7 @@ class ResultWriter:
         self.file_writes = 0
         self._clock = clock
         # Each result is encoded once when added; a flush only joins the encoded pieces.
-        self._encoded: dict[str, tuple[int, str, str | None]] = {}
+        self._encoded: dict[int, tuple[int, str, str | None]] = {}
         self._pending = 0
         self._last_flush = clock()
 
@@ -57,7 +57,7 @@ class ResultWriter:
 
     def _store(self, result: Mapping[str, Any]) -> None:
         order = result.get("purchase_order")
-        self._encoded[str(result["registration_id"])] = (
+        self._encoded[int(result["record_index"])] = (
             int(result["record_index"]),
             _encode(result["match"]),
             None if order is None else _encode(order),

@@ -12,7 +12,12 @@ from igent.workflows.inputs import InputPaths, RunInputs, demo_input_paths, load
 from igent.workflows.models import choose_model, mock_client, open_model
 from igent.workflows.options import RunOptions
 from igent.workflows.runner import Runner, RunResult, build_agents, read_run_config
-from igent.workflows.session import execute_run, model_settings, select_inputs
+from igent.workflows.session import (
+    execute_run,
+    model_settings,
+    parse_campaign_date,
+    select_inputs,
+)
 
 __all__ = [
     "Constellation",
@@ -32,6 +37,7 @@ __all__ = [
     "mock_client",
     "model_settings",
     "open_model",
+    "parse_campaign_date",
     "parse_constellation",
     "read_run_config",
     "resolve_constellation",

@@ -46,7 +46,7 @@ class PhaseJob:
     conversation: list[dict[str, str]]
     required_fields: tuple[str, ...]
     metadata: Mapping[str, str]
-    spec_group_chat: bool = False
+    group_chat: bool = False
     clock: Callable[[], float] = time.perf_counter
 
 
@@ -59,12 +59,18 @@ def _has_required(answer: Any, required: tuple[str, ...]) -> bool:
 
 
 async def run_phase(job: PhaseJob) -> PhaseResult:
-    """Run the answer/check/repair loop of ``job.spec`` and return the final answer."""
+    """Run the answer/check/repair loop of ``job.spec`` and return the final answer.
+
+    An unreadable reply (not JSON, not an object, required fields missing) is sent back with
+    what was wrong, at most ``repair_limit`` times, whatever the critic kind. A readable one is
+    checked by the validator (critic ``validator``/``both``: violations are fed back, at most
+    ``repair_limit`` times) and by the LLM critic (``llm``/``both``, unless the skip policy
+    says otherwise: a rejection is fed back, at most ``max_turns`` critic rounds). When the
+    limits run out the phase's fallback answers.
+    """
     spec = job.spec
     if spec.answerer == "rules" or job.answerer is None:
-        return PhaseResult(
-            answer=job.rules_answer, source="rules", raw_valid=True, final_valid=True
-        )
+        return PhaseResult(answer=job.rules_answer, source="rules", final_valid=True)
     result = PhaseResult(answer=None, source="llm")
     conversation = job.conversation
     conversation.append({"role": "user", "content": job.task_message})
@@ -77,91 +83,93 @@ async def run_phase(job: PhaseJob) -> PhaseResult:
             return _fallback(job, result, last_parsed)
         result.calls.append(reply.call)
         conversation.append({"role": "assistant", "content": reply.text})
-        started = job.clock()
-        report = job.validate(reply.parsed) if reply.parse_error is None else None
-        result.validation_s += job.clock() - started
-        valid = report is not None and report.is_valid
-        if result.raw_valid is None:
-            result.raw_valid = valid
-        if reply.parse_error is None:
-            last_parsed = reply.parsed
-        feedback = _validator_feedback(spec, reply.parse_error, report)
-        if feedback is not None:
+        parse_error = reply.parse_error or _missing_fields(reply.parsed, job.required_fields)
+        if parse_error is not None:
+            if result.raw_valid is None:
+                result.raw_valid = False
             if result.repairs >= spec.repair_limit:
                 return _fallback(job, result, last_parsed)
             result.repairs += 1
-            conversation.append({"role": "user", "content": feedback})
+            conversation.append({"role": "user", "content": _format_feedback(parse_error)})
+            continue
+        last_parsed = reply.parsed
+        started = job.clock()
+        report = job.validate(reply.parsed)
+        result.validation_s += job.clock() - started
+        if result.raw_valid is None:
+            result.raw_valid = report.is_valid
+        if spec.critic in ("validator", "both") and not report.is_valid:
+            if result.repairs >= spec.repair_limit:
+                return _fallback(job, result, last_parsed)
+            result.repairs += 1
+            conversation.append({"role": "user", "content": _violations_feedback(report)})
             continue
         if spec.critic in ("llm", "both") and job.critic is not None:
-            if _skip_llm_critic(spec, reply.parsed, valid, job.required_fields):
+            if _skip_llm_critic(spec, report.is_valid):
                 result.critic_skips += 1
             else:
-                approved, issues = await _ask_critic(job, reply.parsed, reply.text, result)
+                approved, issues = await _ask_critic(job, reply.parsed, result)
                 if approved is None:
                     return _fallback(job, result, last_parsed)
                 if not approved:
                     if result.critic_rounds >= spec.max_turns:
                         return _fallback(job, result, last_parsed)
-                    conversation.append(
-                        {"role": "user", "content": "The critic rejected your answer:\n" + issues}
-                    )
+                    # The task goes again so that, in a group chat too, the last task the
+                    # answerer sees is its own and not the critic's review.
+                    rejection = f"The critic rejected your answer:\n{issues}\n\n{job.task_message}"
+                    conversation.append({"role": "user", "content": rejection})
                     continue
-        if reply.parse_error is not None:
-            if result.critic_rounds + result.repairs >= spec.max_turns + spec.repair_limit:
-                return _fallback(job, result, last_parsed)
-            result.repairs += 1
-            conversation.append({"role": "user", "content": _format_feedback(reply.parse_error)})
-            continue
         result.answer = normalize_proposal(reply.parsed)
-        result.final_valid = valid
+        result.final_valid = report.is_valid
         return result
 
 
-def _validator_feedback(
-    spec: PhaseSpec, parse_error: str | None, report: ValidationReport | None
-) -> str | None:
-    if spec.critic not in ("validator", "both"):
-        return None
-    if parse_error is not None:
-        return _format_feedback(parse_error)
-    if report is not None and not report.is_valid:
-        return (
-            "Your answer breaks the rules:\n" + report.feedback() + "\nAnswer again with JSON only."
-        )
-    return None
+def _missing_fields(parsed: Any, required: tuple[str, ...]) -> str | None:
+    """Say what is wrong with a parsed reply that is not a usable answer, or None."""
+    try:
+        fields = normalize_proposal(parsed)
+    except ValueError as exc:
+        return f"expected a JSON object: {exc}"
+    missing = [name for name in required if name not in fields]
+    return f"the JSON object lacks {', '.join(missing)}" if missing else None
+
+
+def _violations_feedback(report: ValidationReport) -> str:
+    return "Your answer breaks the rules:\n" + report.feedback() + "\nAnswer again with JSON only."
 
 
 def _format_feedback(parse_error: str) -> str:
     return f"Your reply could not be read: {parse_error}\nAnswer again with the JSON object only."
 
 
-def _skip_llm_critic(spec: PhaseSpec, parsed: Any, valid: bool, required: tuple[str, ...]) -> bool:
+def _skip_llm_critic(spec: PhaseSpec, valid: bool) -> bool:
+    """Decide whether the LLM critic is skipped for a readable answer."""
     if spec.skip_critic == "valid_json":
-        return _has_required(parsed, required)
+        return True  # the reply parsed and has the required fields
     if spec.skip_critic == "validated":
         return valid
     return False
 
 
-async def _ask_critic(
-    job: PhaseJob, parsed: Any, text: str, result: PhaseResult
-) -> tuple[bool | None, str]:
+async def _ask_critic(job: PhaseJob, proposal: Any, result: PhaseResult) -> tuple[bool | None, str]:
+    """Ask the LLM critic to review ``proposal``; return (approved or None on failure, issues)."""
     assert job.critic is not None
     result.critic_rounds += 1
-    proposal = parsed if parsed is not None else text
     review = {"role": "user", "content": job.review_message(proposal)}
-    messages = [*job.conversation, review] if job.spec_group_chat else [review]
+    messages = [*job.conversation, review] if job.group_chat else [review]
     try:
         reply = await job.critic.ask(messages, metadata=job.metadata)
     except ModelCallError as exc:
         result.error = str(exc)
         return None, ""
     result.calls.append(reply.call)
-    if job.spec_group_chat:
-        job.conversation.extend([review, {"role": "assistant", "content": reply.text}])
-    verdict = parse_verdict(
-        json.dumps(reply.parsed) if isinstance(reply.parsed, dict) else reply.text
-    )
+    if job.group_chat:
+        # The critic's turn is another participant's message, not the answerer's own.
+        critic_turn = {"role": "user", "content": f"critic: {reply.text}"}
+        job.conversation.extend([review, critic_turn])
+    parsed = reply.parsed
+    verdict_text = json.dumps(parsed) if isinstance(parsed, dict) and "verdict" in parsed else None
+    verdict = parse_verdict(verdict_text or reply.text)
     return verdict.approved, "\n".join(f"- {issue}" for issue in verdict.issues)
 
 

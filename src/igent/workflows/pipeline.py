@@ -20,8 +20,8 @@ from igent.agents import (
     render_task,
     supplier_block,
 )
-from igent.domain import NO_MATCH_FOUND, RegistrationRecord
-from igent.errors import ModelCallError
+from igent.domain import NO_MATCH_FOUND, Registration, RegistrationRecord
+from igent.errors import StoreError
 from igent.rules import RulesEngine, is_no_match, validate_match, validate_purchase_order
 from igent.store import CapacityState
 from igent.workflows.constellation import Constellation, PhaseSpec
@@ -30,6 +30,7 @@ from igent.workflows.phase import PhaseJob, PhaseResult, run_phase
 from igent.workflows.timing import RegistrationTiming
 
 MATCH_FIELDS = ("supplier_id",)
+MODEL_FIELDS = frozenset(field.alias or name for name, field in Registration.model_fields.items())
 PO_FIELDS = ("supplier_id", "total_price")
 
 
@@ -119,7 +120,8 @@ class Pipeline:
         suppliers = self.engine.suppliers_for_zip(reference.zip_code or "")
         conversation: list[dict[str, str]] = []
         metadata = {"registration_id": record.registration_id}
-        raw = dict(record.raw)
+        # Only the fields the rules read go to the model: exports carry personal data too.
+        raw = {k: v for k, v in record.raw.items() if k in MODEL_FIELDS}
         date = self.engine.campaign_date
 
         def task(kind: str, **extra: Any) -> str:
@@ -150,7 +152,7 @@ class Pipeline:
                 conversation=conversation,
                 required_fields=MATCH_FIELDS,
                 metadata=metadata,
-                spec_group_chat=self.constellation.group_chat,
+                group_chat=self.constellation.group_chat,
                 clock=self.clock,
             )
         )
@@ -159,7 +161,7 @@ class Pipeline:
 
         commit_started = self.clock()
         supplier_id, commit_repairs, decision, used_at_commit = await self._commit(
-            record, p1, version
+            record, p1, version, used
         )
         timing.capacity_update_s = self.clock() - commit_started
         timing.commit_repairs = commit_repairs
@@ -180,14 +182,14 @@ class Pipeline:
         match["supplier_id"] = supplier_id
         if supplier_id is None:
             final_reference = decision or reference
-            match["reason"] = (
-                final_reference.reason if not final_reference.is_match else "llm_no_match"
-            )
-            match["message"] = (
-                final_reference.message
-                if not final_reference.is_match
-                else (f"the model answered {NO_MATCH_FOUND}")
-            )
+            if not final_reference.is_match:
+                match["reason"], match["message"] = final_reference.reason, final_reference.message
+            elif p1.source == "fallback_no_match":
+                match["reason"] = "model_failed"
+                match["message"] = p1.error or "the model gave no usable answer"
+            else:
+                match["reason"] = "llm_no_match"
+                match["message"] = f"the model answered {NO_MATCH_FOUND}"
 
         purchase_order = None
         p2: PhaseResult | None = None
@@ -215,7 +217,7 @@ class Pipeline:
                     conversation=conversation if self.constellation.group_chat else [],
                     required_fields=PO_FIELDS,
                     metadata=metadata,
-                    spec_group_chat=self.constellation.group_chat,
+                    group_chat=self.constellation.group_chat,
                     clock=self.clock,
                 )
             )
@@ -251,7 +253,7 @@ class Pipeline:
             reply = await self.agents.match_critic.ask(
                 [{"role": "user", "content": review}], metadata=metadata
             )
-        except ModelCallError as exc:
+        except Exception as exc:  # an audit must never take the run down with it
             return {"registration_id": registration_id, "approved": None, "error": str(exc)}
         verdict = parse_verdict(
             json.dumps(reply.parsed) if isinstance(reply.parsed, dict) else reply.text
@@ -267,29 +269,61 @@ class Pipeline:
         }
 
     async def _commit(
-        self, record: RegistrationRecord, p1: PhaseResult, version: int
+        self,
+        record: RegistrationRecord,
+        p1: PhaseResult,
+        version: int,
+        used_at_start: Mapping[str, int],
     ) -> tuple[str | None, int, Any, dict[str, int]]:
-        """Reserve capacity for the phase 1 answer; re-validate and repair if the state moved."""
+        """Reserve capacity for the phase 1 answer; never oversell, never commit the unusable.
+
+        The answer is replaced by the rules' answer for the current state (a commit repair)
+        when it names a supplier that cannot take it (unknown, full, unable to price it), or
+        when it was right for the state it was made on but the state has moved since.
+        """
         proposed = None if p1.answer is None else p1.answer.get("supplier_id")
         supplier_id = None if is_no_match(proposed) else str(proposed).strip()
         repairs = 0
         async with self.commit_lock:
             used, current_version = self.capacity.snapshot()
             decision = None
-            if current_version != version and p1.answer is not None:
-                if not validate_match(self.engine, record, used, p1.answer).is_valid:
+            if current_version != version and p1.answer is not None and supplier_id is not None:
+                was_valid = validate_match(self.engine, record, used_at_start, p1.answer).is_valid
+                if was_valid and not validate_match(self.engine, record, used, p1.answer).is_valid:
                     decision = self.engine.match(record, used)
                     supplier_id, repairs = decision.supplier_id, 1
-            if supplier_id is not None and self.engine.supplier(supplier_id) is None:
+            if supplier_id is not None and not self._can_price(record, supplier_id):
                 decision = self.engine.match(record, used)
                 supplier_id, repairs = decision.supplier_id, repairs + 1
-            while supplier_id is not None:
-                if self.capacity.reserve(record.registration_id, supplier_id).accepted:
+            for _ in range(len(self.engine.offers.suppliers) + 1):
+                if supplier_id is None:
                     break
+                outcome = self.capacity.reserve(record.registration_id, supplier_id)
+                if outcome.accepted:
+                    break
+                if outcome.already_held:
+                    raise StoreError(
+                        f"registration {record.registration_id!r} already holds capacity of "
+                        f"another supplier than {supplier_id!r}; registration ids must be unique"
+                    )
                 used, _ = self.capacity.snapshot()
                 decision = self.engine.match(record, used)
                 supplier_id, repairs = decision.supplier_id, repairs + 1
+            else:
+                raise StoreError(
+                    f"registration {record.registration_id!r}: no supplier accepted a "
+                    "reservation; the capacity store and the offers disagree"
+                )
         return supplier_id, repairs, decision, used
+
+    def _can_price(self, record: RegistrationRecord, supplier_id: str) -> bool:
+        if record.registration is None or self.engine.supplier(supplier_id) is None:
+            return False
+        try:
+            self.engine.price(record.registration, supplier_id)
+        except ValueError:
+            return False
+        return True
 
     def _grade(
         self,

@@ -89,6 +89,7 @@ class Runner:
         prompt_dir: Path | None = None,
         clock: Callable[[], float] = time.perf_counter,
         today: dt.date | None = None,
+        resume: bool = False,
     ) -> None:
         self.constellation = constellation
         self.paths = paths
@@ -99,8 +100,14 @@ class Runner:
         self.prompt_dir = prompt_dir
         self.clock = clock
         self.campaign_date = options.campaign_date or today or dt.date.today()
+        self.resume = resume
 
     def _save_run_config(self, ledger: Ledger) -> None:
+        if ledger.get_meta("run") is not None and not self.resume:
+            raise ConfigError(
+                f"{str(self.run_dir)!r} already holds a run; finish it with --resume "
+                f"{self.run_dir} or choose a fresh --out"
+            )
         if ledger.get_meta("run") is None:
             ledger.set_meta(
                 "run",
@@ -127,8 +134,8 @@ class Runner:
             self._save_run_config(ledger)
             ledger.register_suppliers((s.supplier_id, s.capacity) for s in inputs.offers.suppliers)
             released = ledger.release_unfinished()
-            finished = ledger.finished_ids()
-            pending = [r for r in records if r.registration_id not in finished]
+            finished = ledger.finished_indexes()
+            pending = [r for r in records if r.record_index not in finished]
             capacity = CapacityState(ledger, cache=self.options.capacity_cache)
             engine = RulesEngine(inputs.offers, inputs.incentives, self.campaign_date)
             agents = build_agents(self.constellation, self.client, self.options, self.prompt_dir)
@@ -144,7 +151,7 @@ class Runner:
             writer.preload(earlier)
             finished_now: list[dict[str, Any]] = []
             audits: list[asyncio.Task[dict[str, Any]]] = []
-            write_times: dict[str, float] = {}
+            write_times: dict[int, float] = {}
             done = len(records) - len(pending)
             if progress:
                 progress(done, len(records))
@@ -157,7 +164,7 @@ class Runner:
                 ledger.commit_result(outcome.registration_id, outcome.record_index, payload)
                 writer.add(payload)
                 finished_now.append(payload)
-                write_times[outcome.registration_id] = self.clock() - started
+                write_times[outcome.record_index] = self.clock() - started
                 if outcome.audit is not None:
                     audits.append(outcome.audit)
                 done += 1
@@ -166,11 +173,15 @@ class Runner:
 
             with writer:
                 await self._process_all(pipeline, pending, finish)
-                audit_results = list(await asyncio.gather(*audits))
+                gathered = await asyncio.gather(*audits, return_exceptions=True)
+                audit_results = [
+                    a if isinstance(a, dict) else {"approved": None, "error": repr(a)}
+                    for a in gathered
+                ]
             results = sorted([*earlier, *finished_now], key=lambda r: int(r["record_index"]))
             for result in results:  # the write time is known only after the commit
-                if result["registration_id"] in write_times:
-                    result["timing"]["file_write_s"] = write_times[result["registration_id"]]
+                if result["record_index"] in write_times:
+                    result["timing"]["file_write_s"] = write_times[result["record_index"]]
             capacity_rows = ledger.capacity()
             summary = self._summary(
                 inputs, records, results, audit_results, capacity_rows, load_s, writer, ledger
@@ -192,13 +203,13 @@ class Runner:
         queue: asyncio.Queue[RegistrationRecord] = asyncio.Queue()
         for record in pending:
             queue.put_nowait(record)
-        skip = self.options.skip_status
+        skip = {status.strip().casefold() for status in self.options.skip_status}
 
         async def worker() -> None:
             while not queue.empty():
                 record = queue.get_nowait()
                 status = record.registration.status if record.registration else None
-                if status is not None and status in skip:
+                if status is not None and status.strip().casefold() in skip:
                     outcome = pipeline.skipped(record)
                 else:
                     outcome = await pipeline.process(record)

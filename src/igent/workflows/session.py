@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,18 @@ def _paths_of(scenario: ScenarioFile) -> InputPaths:
     return InputPaths(scenario.registrations, scenario.offers, scenario.incentives)
 
 
+def parse_campaign_date(text: str | None) -> dt.date | None:
+    """Read ``--campaign-date``; a bad date is a ConfigError naming the option."""
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(
+            f"--campaign-date {text!r} is not a date; expected YYYY-MM-DD, e.g. 2026-06-01"
+        ) from None
+
+
 def model_settings(
     constellation: Constellation,
     model: str | None,
@@ -90,11 +103,14 @@ def execute_run(
     cache_path: Path | None = None,
     prompt_dir: Path | None = None,
     progress: Progress | None = None,
+    resume: bool = False,
 ) -> RunResult:
     """Open the model in ``model`` (when the constellation needs one), run, and close it."""
     spec = model.get("spec")
     if not spec:
-        runner = Runner(constellation, paths, options, run_dir, model_info=dict(model))
+        runner = Runner(
+            constellation, paths, options, run_dir, model_info=dict(model), resume=resume
+        )
         return asyncio.run(_run(runner, None, progress))
     with open_model(
         str(spec),
@@ -114,5 +130,6 @@ def execute_run(
             client=client,
             model_info=dict(model),
             prompt_dir=prompt_dir,
+            resume=resume,
         )
         return asyncio.run(_run(runner, client, progress))
