@@ -74,3 +74,25 @@ def test_run_benchmark_refuses_to_report_when_the_simulator_ran_late(
 
     assert json.loads((tmp_path / "bench.json").read_text())["fidelity"]["passed"] is False
     assert not (tmp_path / "r.md").exists()
+
+
+def test_bench_quick_as_ci_runs_it_writes_report_json_and_plots(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    out = tmp_path / "quick"
+    done = subprocess.run(
+        [sys.executable, "-m", "igent.cli", "bench", "--quick", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "## Targets" in (out / "report.md").read_text()
+    assert (out / "bench.json").stat().st_size > 0
+    assert sorted(p.name for p in out.glob("*.png")) == [
+        "ablation.png",
+        "latency.png",
+        "phases.png",
+    ]
