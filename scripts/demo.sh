@@ -3,10 +3,6 @@
 # campaign with the in-process simulator: no API key, no server to start.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PYTHON="${PYTHON:-python3}"
-if [ ! -x .venv/bin/python ]; then
-  "$PYTHON" -m venv .venv
-fi
-.venv/bin/python -m pip install --quiet --upgrade pip
+source scripts/venv.sh
 .venv/bin/python -m pip install --quiet -e .
 .venv/bin/python -m igent.workflows p1m1m2c --max-items 5 "$@"

@@ -2,11 +2,7 @@
 # Create .venv (if missing), install igent with its dev extra, then lint, type-check and test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PYTHON="${PYTHON:-python3}"
-if [ ! -x .venv/bin/python ]; then
-  "$PYTHON" -m venv .venv
-fi
-.venv/bin/python -m pip install --quiet --upgrade pip
+source scripts/venv.sh
 .venv/bin/python -m pip install --quiet -e ".[dev]"
 .venv/bin/ruff check src tests benchmarks
 .venv/bin/ruff format --check src tests benchmarks

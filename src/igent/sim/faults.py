@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import random
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
 Role = Literal["matcher", "pricer", "critic", "chat"]
+# The Literal lists the kinds in draw order: transport failures first (the request never
+# reaches the model), then the ways a finished reply can be bad.
 FaultKind = Literal[
     "rate_limit",
     "server_error",
@@ -17,17 +19,7 @@ FaultKind = Literal[
     "wrong_answer",
     "false_reject",
 ]
-# Draw order: transport failures first (the request never reaches the model), then the
-# ways a finished reply can be bad.
-FAULT_ORDER: tuple[FaultKind, ...] = (
-    "rate_limit",
-    "server_error",
-    "hang",
-    "truncated_stream",
-    "malformed_json",
-    "wrong_answer",
-    "false_reject",
-)
+FAULT_ORDER: tuple[FaultKind, ...] = get_args(FaultKind)
 
 
 class FaultConfig(BaseModel):
