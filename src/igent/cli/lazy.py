@@ -28,6 +28,7 @@ class LazyCommand:
         """Import the module and build the command (a function or a ``typer.Typer`` group)."""
         module_name, _, attribute = self.target.partition(":")
         found = getattr(importlib.import_module(module_name), attribute)
+        command: Any
         if isinstance(found, typer.Typer):
             command = typer.main.get_group(found)  # a group even with one subcommand
         else:
