@@ -15,7 +15,7 @@ from igent.cli.lazy import LazyCommand, lazy_group
 COMMANDS = {
     "run": LazyCommand(
         "igent.cli.run:run_command",
-        "Run a constellation over a campaign (same as python -m igent.workflows).",
+        "Run CONSTELLATION over the campaign and write results to the run directory.",
     ),
     "bench": LazyCommand(
         "igent.cli.bench:bench_command",

@@ -33,7 +33,7 @@ class LazyCommand:
             command = typer.main.get_group(found)  # a group even with one subcommand
         else:
             wrapper = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-            wrapper.command(name, help=self.help)(found)
+            wrapper.command(name)(found)  # its docstring is its help
             command = typer.main.get_command(wrapper)
         command.name = name
         return command
