@@ -83,7 +83,10 @@ def run_guarded(app: typer.Typer, args: list[str] | None = None) -> int:
     except typer.Exit as exc:
         return int(exc.exit_code or 0)
     except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else EXIT_ERROR if exc.code else 0
+        if isinstance(exc.code, int) or exc.code is None:
+            return exc.code or 0
+        print(f"error: {exc.code}", file=sys.stderr)
+        return EXIT_ERROR
     except typer.Abort:
         print("aborted", file=sys.stderr)
         return EXIT_ERROR
