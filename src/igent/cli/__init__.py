@@ -1,4 +1,7 @@
-"""The ``igent`` command line: parse, call the library, render. The only place that prints."""
+"""The ``igent`` command line: parse, call the library, render. The only place that prints.
+
+Commands are imported when used (see ``igent.cli.lazy``), so ``igent --help`` stays fast.
+"""
 
 from __future__ import annotations
 
@@ -6,27 +9,43 @@ import sys
 
 import typer
 
-from igent.cli.admin import capacity_app, constellations_app, data_app, sim_app
-from igent.cli.bench import bench_command
 from igent.cli.errors import run_guarded
-from igent.cli.evaluate import eval_command
-from igent.cli.run import run_command
+from igent.cli.lazy import LazyCommand, lazy_group
+
+COMMANDS = {
+    "run": LazyCommand(
+        "igent.cli.run:run_command",
+        "Run CONSTELLATION over the campaign and write results to the run directory.",
+    ),
+    "bench": LazyCommand(
+        "igent.cli.bench:bench_command",
+        "Benchmark constellations and optimisations against the simulator (own process).",
+    ),
+    "eval": LazyCommand(
+        "igent.cli.evaluate:eval_command",
+        "Run CONSTELLATION at concurrency 1 and grade it against the rules engine's answer.",
+    ),
+    "constellations": LazyCommand(
+        "igent.cli.admin:constellations_app", "List and show constellations."
+    ),
+    "capacity": LazyCommand(
+        "igent.cli.admin:capacity_app", "Show or reset a run's capacity store."
+    ),
+    "data": LazyCommand("igent.cli.admin:data_app", "Generate synthetic campaigns."),
+    "sim": LazyCommand("igent.cli.admin:sim_app", "The local OpenAI-compatible simulator."),
+}
 
 app = typer.Typer(
     name="igent",
-    help="Match energy-purchasing registrations to supplier offers with LLM agent constellations.",
+    cls=lazy_group(COMMANDS),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-app.command("run", help="Run a constellation over a campaign (same as python -m igent.workflows).")(
-    run_command
-)
-app.command("bench")(bench_command)
-app.command("eval")(eval_command)
-app.add_typer(constellations_app, name="constellations")
-app.add_typer(capacity_app, name="capacity")
-app.add_typer(data_app, name="data")
-app.add_typer(sim_app, name="sim")
+
+
+@app.callback()
+def _root() -> None:
+    """Match energy-purchasing registrations to supplier offers with LLM agent constellations."""
 
 
 def main() -> None:

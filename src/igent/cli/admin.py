@@ -22,10 +22,18 @@ stdout = Console()
 stderr = Console(stderr=True, soft_wrap=True)
 Opt = typer.Option
 
-constellations_app = typer.Typer(help="List and show constellations.", no_args_is_help=True)
-capacity_app = typer.Typer(help="Show or reset a run's capacity store.", no_args_is_help=True)
-data_app = typer.Typer(help="Generate synthetic campaigns.", no_args_is_help=True)
-sim_app = typer.Typer(help="The local OpenAI-compatible simulator.", no_args_is_help=True)
+constellations_app = typer.Typer(
+    help="List and show constellations.", no_args_is_help=True, add_completion=False
+)
+capacity_app = typer.Typer(
+    help="Show or reset a run's capacity store.", no_args_is_help=True, add_completion=False
+)
+data_app = typer.Typer(
+    help="Generate synthetic campaigns.", no_args_is_help=True, add_completion=False
+)
+sim_app = typer.Typer(
+    help="The local OpenAI-compatible simulator.", no_args_is_help=True, add_completion=False
+)
 
 
 @constellations_app.command("list")

@@ -12,8 +12,9 @@ import typer
 from rich.console import Console
 
 from igent.bench import BenchPlan, build_matrix, run_benchmark, select_configs
+from igent.bench.execute import Scheme
+from igent.bench.matrix import MatrixName
 from igent.bench.suite import summary_lines
-from igent.errors import ConfigError
 from igent.settings import Settings
 
 stdout = Console(soft_wrap=True)
@@ -26,7 +27,7 @@ QUICK_ROUNDS = 2
 
 
 def bench_command(
-    matrix: Annotated[str, Opt(help="quick, ablation, targets or full.")] = "ablation",
+    matrix: Annotated[MatrixName, Opt(help="quick, ablation, targets or full.")] = "ablation",
     quick: Annotated[
         bool,
         Opt(help="Smoke run: the quick matrix on 8 registrations at time scale 0.05, 2 rounds."),
@@ -34,7 +35,7 @@ def bench_command(
     registrations: Annotated[int | None, Opt(min=1, help="Registrations in the campaign.")] = None,
     rounds: Annotated[int | None, Opt(min=1, help="Interleaved rounds.")] = None,
     scheme: Annotated[
-        str, Opt(help="chunks: round r runs chunk r; repeats: every round runs all.")
+        Scheme, Opt(help="chunks: round r runs chunk r; repeats: every round runs all.")
     ] = "chunks",
     time_scale: Annotated[
         float | None, Opt(min=0.0, help="Simulator delay multiplier (published figures: 1).")
@@ -58,10 +59,8 @@ def bench_command(
     ] = False,
 ) -> None:
     """Benchmark constellations and optimisations against the simulator (own process)."""
-    if scheme not in ("chunks", "repeats"):
-        raise ConfigError(f"--scheme {scheme!r}: expected chunks or repeats")
     name = "quick" if quick else matrix
-    configs = build_matrix(name)  # type: ignore[arg-type]
+    configs = build_matrix(name)
     configs = select_configs(configs, [n.strip() for n in only.split(",")] if only else [])
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     out_dir = out or Settings().runs_dir / f"bench-{name}-{stamp}"
@@ -70,7 +69,7 @@ def bench_command(
         out_dir=out_dir,
         registrations=registrations or (QUICK_REGISTRATIONS if quick else 40),
         rounds=rounds or (QUICK_ROUNDS if quick else 4),
-        scheme=scheme,  # type: ignore[arg-type]
+        scheme=scheme,
         time_scale=time_scale if time_scale is not None else (QUICK_TIME_SCALE if quick else 1.0),
         seed=seed,
         scenario=scenario,

@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -41,8 +43,72 @@ stderr = Console(stderr=True)
 Opt = typer.Option
 
 
+# Where a registration's match came from (summary.json ``answer_sources``), in an operator's words.
+SOURCE_LABELS = {
+    "llm": "model",
+    "last_answer": "model, unapproved",
+    "commit_repair": "repaired",
+    "fallback_rules": "rules fallback",
+    "rules": "rules",
+    "fallback_no_match": "no answer",
+}
+MAIN_SOURCES = ("llm", "commit_repair", "fallback_rules")
+
+
+@dataclass(frozen=True)
+class CallCount:
+    """Model calls a run made (one transcript line each) and how many of them failed."""
+
+    total: int
+    failed: int
+
+
+def count_calls(transcripts: Path) -> CallCount:
+    """Count the calls in ``transcripts.jsonl``; a call with an ``error`` entry failed."""
+    if not transcripts.exists():
+        return CallCount(0, 0)
+    total = failed = 0
+    for line in transcripts.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        total += 1
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and record.get("error"):
+            failed += 1
+    return CallCount(total, failed)
+
+
 def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 100:.1f} %"
+
+
+def source_line(sources: Mapping[str, int], repairs: int, calls: CallCount) -> str:
+    """Say where the answers came from and how many model calls failed, in one line."""
+    names = [*MAIN_SOURCES, *sorted(k for k in sources if k not in MAIN_SOURCES)]
+    parts = [f"{SOURCE_LABELS.get(name, name)} {sources.get(name, 0)}" for name in names]
+    return (
+        f"answers from: {', '.join(parts)}; repair rounds {repairs}; "
+        f"model calls {calls.total}, failed {calls.failed}"
+    )
+
+
+def render_model_vs_final(console: Console, summary: Mapping[str, Any], calls: CallCount) -> None:
+    """Print the model's own (raw) accuracy beside the final one, and the answers' sources."""
+    accuracy = summary.get("accuracy") or {}
+    table = Table(title="model (raw) vs final", title_justify="left")
+    table.add_column("check")
+    table.add_column("model (raw)", justify="right")
+    table.add_column("final", justify="right")
+    for check in ("supplier", "price"):
+        table.add_row(
+            check, _pct(accuracy.get(f"raw_{check}")), _pct(accuracy.get(f"final_{check}"))
+        )
+    console.print(table)
+    sources = {str(k): int(v) for k, v in (summary.get("answer_sources") or {}).items()}
+    console.print(source_line(sources, int(summary.get("repairs") or 0), calls))
 
 
 def render_eval(console: Console, report: EvalReport, title: str) -> None:
@@ -107,6 +173,7 @@ def eval_command(
         prompt_dir=settings.prompt_dir,
     ).summary
     report = grade_run(run_dir, reference_for_inputs(paths, date, max_items=max_items))
+    calls = count_calls(run_dir / "transcripts.jsonl")
     payload = {
         "constellation": chosen.name,
         "model": model_info,
@@ -114,6 +181,8 @@ def eval_command(
         "campaign_date": date.isoformat(),
         "run_dir": str(run_dir),
         "run_accuracy": summary["accuracy"],
+        "answer_sources": summary.get("answer_sources", {}),
+        "model_calls": {"total": calls.total, "failed": calls.failed},
         **report.to_json(),
     }
     write_json_atomic(out_dir / "eval.json", payload)
@@ -123,4 +192,5 @@ def eval_command(
         stdout.print_json(json.dumps(payload, default=str))
     else:
         render_eval(stdout, report, f"{chosen.name} vs rules engine (sequential)")
+        render_model_vs_final(stdout, summary, calls)
         stdout.print(f"eval.json and eval_diffs.jsonl in {out_dir}")

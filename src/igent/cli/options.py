@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -25,4 +25,13 @@ SimErrorRateOpt = Annotated[float, Opt(help="Share of wrong matcher answers (sim
 SeedOpt = Annotated[int, Opt(help="Simulator / mock seed.")]
 CampaignDateOpt = Annotated[
     str | None, Opt(help="Date for incentive validity, YYYY-MM-DD (default today).")
+]
+
+# Choices are Literal types so that a bad value is a usage error (exit 2) naming the choices.
+CriticSkipOpt = Annotated[
+    Literal["never", "valid_json", "validated"] | None,
+    Opt(help="When to skip the LLM critic: never, valid_json, validated."),
+]
+CacheOpt = Annotated[
+    Literal["off", "read", "read-write"] | None, Opt(help="Response cache: off, read, read-write.")
 ]

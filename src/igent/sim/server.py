@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Sequence
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response, StreamingResponse
+from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
 from igent.sim.config import SimConfig
@@ -107,8 +108,10 @@ def _stream(
         for offset, data in events:
             # Absolute deadlines: per-chunk overhead does not add up over the stream.
             delay = start + offset - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            # Always yield to the loop, even when late: a client that stopped reading is then
+            # noticed before the next chunk, instead of asyncio logging "socket.send() raised
+            # exception." for every chunk written into the closed connection.
+            await asyncio.sleep(max(0.0, delay))
             lag.record(loop.time() - start - offset)
             yield data
 
@@ -141,7 +144,12 @@ def create_sim_app(config: SimConfig) -> FastAPI:
     async def chat_completions(request: Request) -> Response:
         start = asyncio.get_running_loop().time()
         try:
-            body = json.loads(await request.body())
+            raw = await request.body()
+        except ClientDisconnect:
+            # The client gave up before sending its request (timeout, Ctrl-C): nothing to answer.
+            return Response(status_code=499)
+        try:
+            body = json.loads(raw)
             if not isinstance(body, dict):
                 raise ValueError("the request body must be a JSON object")
             chat = ChatRequest.from_body(body)
