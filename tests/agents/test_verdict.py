@@ -15,14 +15,14 @@ from igent.agents import parse_verdict
         pytest.param("APPROVE", True, True, id="bare-approve"),
         pytest.param("Checked capacity and tiers.\n\nVERDICT: APPROVE", True, True, id="line"),
         pytest.param("**APPROVE**", True, True, id="markdown"),
-        pytest.param("I cannot APPROVE this: the ZIP is not served.", False, False, id="negated"),
-        pytest.param("Do not approve.", False, False, id="lowercase-negation"),
+        pytest.param("I cannot APPROVE this: the ZIP is not served.", None, False, id="negated"),
+        pytest.param("Do not approve.", None, False, id="lowercase-negation"),
         pytest.param("- supplier S2 is full\nVERDICT: REJECT", False, True, id="reject-line"),
-        pytest.param("Looks fine to me", False, False, id="no-verdict"),
+        pytest.param("Looks fine to me", None, False, id="no-verdict"),
     ],
 )
 def test_verdict_is_read_from_the_critics_own_verdict(
-    reply: str, approved: bool, parsed: bool
+    reply: str, approved: bool | None, parsed: bool
 ) -> None:
     verdict = parse_verdict(reply)
 

@@ -105,7 +105,7 @@ def plan_reply(
         if fault == "wrong_answer":
             answer = wrong_answer(context, rng)
         elif fault == "false_reject" and correct_answer(context)["verdict"] == "APPROVE":
-            answer = false_reject(rng)
+            answer = false_reject(context, rng)
         else:
             answer = correct_answer(context)
         text = _render(role, answer, request, config, rng, malformed=fault == "malformed_json")
