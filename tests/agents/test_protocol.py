@@ -45,7 +45,9 @@ def test_render_then_parse_keeps_what_the_pricing_decision_needs() -> None:
     assert [s["SupplierID"] for s in parsed.suppliers] == ["S1"]
     assert parsed.suppliers[0]["Offers"][0]["ProductCapacity"] == 400.0
     assert parsed.campaign_date == TASK.campaign_date
-    assert parsed.incentives == [{"name": "Fed", "lmi_only": False, "kind": "fixed_amount", "rate": 100.0}]
+    assert parsed.incentives == [
+        {"name": "Fed", "lmi_only": False, "kind": "fixed_amount", "rate": 100.0}
+    ]
     assert parsed.match == TASK.match and parsed.proposal == TASK.proposal
 
 

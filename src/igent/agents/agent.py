@@ -29,8 +29,8 @@ from igent.llm.types import Attempt
 
 AgentRole = Literal["matcher", "pricer", "critic"]
 
-DEFAULT_MAX_TOKENS: dict[AgentRole, int] = {"matcher": 64, "critic": 128, "pricer": 384}
-"""Output budget per role: a compact match is ~30 tokens, a verdict ~40-100, a PO ~150-300."""
+DEFAULT_MAX_TOKENS: dict[AgentRole, int] = {"matcher": 64, "critic": 200, "pricer": 384}
+"""Output budget per role: a compact match is ~30 tokens, a verdict 40-150, a PO 150-300."""
 
 DEFAULT_SCHEMAS: dict[AgentRole, dict[str, Any]] = {
     "matcher": MATCH_SCHEMA,
@@ -191,6 +191,8 @@ class Agent:
         except ModelOutputError as exc:  # a client that still parses JSON itself
             attempts = tuple(getattr(exc, "attempts", ()) or ())
             call = _failed_call(self.role, attempts, time.perf_counter() - started, None)
+            if self.role == "critic":
+                return self._verdict_reply(exc.raw_excerpt, call, metadata.get("registration_id"))
             return AgentReply(exc.raw_excerpt, None, str(exc), call)
         except ModelCallError as exc:
             attempts = tuple(getattr(exc, "attempts", ()) or ())
@@ -200,7 +202,10 @@ class Agent:
         registration_id = metadata.get("registration_id")
         echoes = self._system_objects | prompt_objects(request.messages[1:])
         if self.role == "critic":
-            return self._verdict_reply(response, call, registration_id, echoes)
+            text = response.text
+            if response.tool_calls and not text.strip():
+                text = json.dumps(_tool_arguments(response))
+            return self._verdict_reply(text, call, registration_id, echoes, response.text)
         candidates = _candidates(response)
         answer, error = pick_answer(candidates, self.schema, registration_id, echoes)
         complete = any(isinstance(value, dict) for value in candidates)
@@ -234,28 +239,26 @@ class Agent:
 
     def _verdict_reply(
         self,
-        response: ChatResponse,
+        text: str,
         call: AgentCall,
         registration_id: str | None,
-        echoes: frozenset[str],
+        echoes: frozenset[str] = frozenset(),
+        reply_text: str | None = None,
     ) -> AgentReply:
-        text = response.text
-        if response.tool_calls and not text.strip():
-            text = json.dumps(_tool_arguments(response))
+        """Read the critic's verdict from ``text`` (the reply, or its tool call's arguments)."""
         verdict = parse_verdict(text, registration_id=registration_id, echoes=echoes)
+        reply_text = text if reply_text is None else reply_text
         if verdict.approved is None:
-            return AgentReply(response.text, None, verdict.error, call, verdict=verdict)
+            return AgentReply(reply_text, None, verdict.error, call, verdict=verdict)
         parsed = {
             "registration_id": registration_id,
             "verdict": "APPROVE" if verdict.approved else "REJECT",
             "issues": list(verdict.issues),
         }
-        return AgentReply(response.text, parsed, None, call, verdict=verdict)
+        return AgentReply(reply_text, parsed, None, call, verdict=verdict)
 
 
-def stop_fields_met(
-    response: ChatResponse, fields: Sequence[str], seen: Mapping[str, Any]
-) -> bool:
+def stop_fields_met(response: ChatResponse, fields: Sequence[str], seen: Mapping[str, Any]) -> bool:
     """True when the reply was cut after ``fields`` and all of them were read."""
     if not fields or not response.stopped_early:
         return False

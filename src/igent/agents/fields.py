@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from igent.domain import Incentive, Registration, Supplier, used_pct
 from igent.domain.coerce import to_flag, to_number, to_optional_int, to_trimmed_str
+from igent.domain.offer import ProductType
 from igent.rules.incentives import product_watts
 
 _ZIP = re.compile(r"^(\d{5})(?:-\d{4})?$")
@@ -118,8 +119,9 @@ def candidate_rows(
 def price_offer(supplier: Supplier) -> dict[str, Any]:
     """What the pricer needs of the matched supplier: loan terms and the price tiers."""
     offers = []
-    for kind in ("Solar", "Battery"):
-        product = supplier.product(kind)  # type: ignore[arg-type]
+    kinds: tuple[ProductType, ...] = ("Solar", "Battery")
+    for kind in kinds:
+        product = supplier.product(kind)
         if product is None:
             continue
         entry: dict[str, Any] = {"ProductType": kind}

@@ -115,7 +115,13 @@ def supplier_block(suppliers: Sequence[Supplier]) -> list[dict[str, Any]]:
     return rows
 
 
-_TIER_FIELDS = {"quantity", "cash_price", "lmi_cash_price", "loan_installment", "lmi_loan_installment"}
+_TIER_FIELDS = {
+    "quantity",
+    "cash_price",
+    "lmi_cash_price",
+    "loan_installment",
+    "lmi_loan_installment",
+}
 
 
 def capacity_block(
@@ -288,7 +294,10 @@ MATCH_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
         # First, so a streamed reply can be cut as soon as the decision is known.
-        "supplier_id": {"type": "string", "description": f'a candidate\'s id or "{NO_MATCH_FOUND}"'},
+        "supplier_id": {
+            "type": "string",
+            "description": f'a candidate\'s id or "{NO_MATCH_FOUND}"',
+        },
         "registration_id": {"type": "string", "description": "RegistrationNumber of the task"},
         "num_panels": {"type": ["integer", "null"]},
         "num_batteries": {"type": "integer"},

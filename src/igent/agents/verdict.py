@@ -67,9 +67,7 @@ def parse_verdict(
             continue
         given = value.get("registration_id")
         if registration_id is not None and str(given).strip() != registration_id:
-            problems.append(
-                f"the verdict is for registration {given!r}, not {registration_id!r}"
-            )
+            problems.append(f"the verdict is for registration {given!r}, not {registration_id!r}")
             continue
         issues = _issues(value.get("issues"))
         return CriticVerdict(approved=decision, issues=() if decision else issues, parsed=True)

@@ -127,9 +127,7 @@ def _wrong_match(
     context: TaskContext, answer: dict[str, Any], rng: random.Random
 ) -> dict[str, Any]:
     chosen = answer["supplier_id"]
-    others = [
-        s.supplier_id for s in context.engine.offers.suppliers if s.supplier_id != chosen
-    ]
+    others = [s.supplier_id for s in context.engine.offers.suppliers if s.supplier_id != chosen]
     options = ["other_supplier"]
     if chosen != NO_MATCH_FOUND:
         options.append("no_match")
