@@ -68,7 +68,7 @@ def ask(agent: Agent, content: str = MATCH_TASK, **kwargs: Any) -> Any:
 def response(text: str, **fields: Any) -> ChatResponse:
     return ChatResponse(
         text=text,
-        parsed=None,
+        parsed=fields.pop("parsed", None),
         tool_calls=[],
         usage=fields.pop("usage", Usage()),
         timing=CallTiming(0.0, None, fields.pop("duration_s", 0.5)),
@@ -203,6 +203,15 @@ def test_a_reply_cut_after_supplier_id_becomes_a_full_answer_marked_partial() ->
     assert reply.parse_error is None and reply.partial
     assert reply.parsed == GOOD
     assert reply.filled_fields == ("num_batteries", "num_panels", "registration_id")
+
+
+def test_a_partial_object_parsed_by_the_client_is_completed_too() -> None:
+    cut = response('{"supplier_id":"S1"', stopped_early=True, parsed={"supplier_id": "S1"})
+    agent = Agent("matcher", "system", ScriptedClient(cut), stop_after_fields=("supplier_id",))
+
+    reply = ask(agent)
+
+    assert reply.partial and reply.parsed == GOOD
 
 
 def test_a_partial_answer_takes_the_fields_the_caller_fills_in() -> None:

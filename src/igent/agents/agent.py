@@ -224,7 +224,8 @@ class Agent:
         echoes: frozenset[str],
     ) -> AgentReply:
         """Complete an answer cut after ``stop_after_fields`` from ``fill`` or the task."""
-        read = {**partial_object(response.text), **seen}
+        parsed = response.parsed if isinstance(response.parsed, dict) else {}
+        read = {**partial_object(response.text), **parsed, **seen}
         # Only string fields closed before the cut are trusted; a number may have been cut short.
         keep = (*self.stop_after_fields, "registration_id")
         own = {name: read[name] for name in keep if name in read}
@@ -262,15 +263,19 @@ def stop_fields_met(response: ChatResponse, fields: Sequence[str], seen: Mapping
     """True when the reply was cut after ``fields`` and all of them were read."""
     if not fields or not response.stopped_early:
         return False
-    read = {**partial_object(response.text), **seen}
+    parsed = response.parsed if isinstance(response.parsed, dict) else {}
+    read = {**partial_object(response.text), **parsed, **seen}
     return all(name in read for name in fields)
 
 
 def _candidates(response: ChatResponse) -> list[Any]:
+    """Complete JSON values of the reply; a stream cut mid-object has none."""
     if response.tool_calls:
         return [_tool_arguments(response)]
-    found = [] if response.parsed is None else [response.parsed]
-    return found + list(json_objects(response.text))
+    found = list(json_objects(response.text))
+    if response.parsed is not None and not response.stopped_early:
+        found.insert(0, response.parsed)  # e.g. a client that read a tool call or fence itself
+    return found
 
 
 def _tool_arguments(response: ChatResponse) -> Any:
