@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,23 @@ def test_prompts_from_a_user_directory_win_over_the_packaged_ones(tmp_path: Path
 def test_an_unknown_prompt_variant_names_the_fix() -> None:
     with pytest.raises(ConfigError, match="variant 'battery-only' not found"):
         load_prompt("matcher", "battery-only")
+
+
+def test_pricing_tasks_put_the_suppliers_tiers_before_the_registration() -> None:
+    def price_task(registration_id: str, zip_code: str) -> str:
+        registration = {"RegistrationNumber": registration_id, "Contact_Zip": zip_code}
+        return render_task(
+            Task(
+                kind="price",
+                registration=registration,
+                suppliers=[OFFER],
+                campaign_date=dt.date(2026, 6, 1),
+                match={"supplier_id": "S1"},
+            )
+        )
+
+    first, second = price_task("R-1", "55101"), price_task("R-2", "55102")
+    shared = len(os.path.commonprefix([first, second]))
+
+    assert first.index("### SUPPLIER\n") < first.index("### REGISTRATION") <= shared
+    assert "9000" in first[:shared] and "R-1" not in first[:shared]
