@@ -205,6 +205,18 @@ def test_a_reply_cut_after_supplier_id_becomes_a_full_answer_marked_partial() ->
     assert reply.filled_fields == ("num_batteries", "num_panels", "registration_id")
 
 
+def test_a_partial_answer_is_completed_when_the_zip_could_not_be_sent() -> None:
+    task = render_task(
+        Task(kind="match", registration={**REGISTRATION, "Contact_Zip": "n/a"}, suppliers=[])
+    )
+    cut = response('{"supplier_id":"NO MATCH FOUND"', stopped_early=True)
+    agent = Agent("matcher", "system", ScriptedClient(cut), stop_after_fields=("supplier_id",))
+
+    reply = ask(agent, content=task)
+
+    assert reply.parsed == {**GOOD, "supplier_id": "NO MATCH FOUND"}
+
+
 def test_a_partial_object_parsed_by_the_client_is_completed_too() -> None:
     cut = response('{"supplier_id":"S1"', stopped_early=True, parsed={"supplier_id": "S1"})
     agent = Agent("matcher", "system", ScriptedClient(cut), stop_after_fields=("supplier_id",))

@@ -145,8 +145,11 @@ def task_defaults(messages: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     task = find_task(messages)
     if task is None:
         return {}
+    fields = dict(task.registration)
+    # The counts do not depend on the ZIP; one the prompt could not type is sent as null.
+    fields["Contact_Zip"] = fields.get("Contact_Zip") or "unknown"
     try:
-        registration = Registration.model_validate(dict(task.registration))
+        registration = Registration.model_validate(fields)
     except ValueError:
         return {}
     return {
