@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import pytest
@@ -10,10 +11,25 @@ import pytest
 from igent.agents import Task, find_task, load_prompt, parse_task, render_task
 from igent.errors import ConfigError
 
+OFFER = {
+    "SupplierID": "S1",
+    "Capacity": 3,
+    "InterestRate": 4.5,
+    "LoanTermMonths": 120,
+    "ServiceAreas": ["55101"],
+    "Offers": [
+        {
+            "ProductType": "Solar",
+            "ProductName": "Panel",
+            "ProductCapacity": "400 W",
+            "ProductPrices": [{"Quantity": 10, "CashPrice": 9000, "LoanInstallment": 80}],
+        }
+    ],
+}
 TASK = Task(
     kind="review_price",
     registration={"RegistrationNumber": "R-1", "Contact_Zip": "55101", "Extra": None},
-    suppliers=[{"SupplierID": "S1", "Capacity": 3, "ServiceAreas": ["55101"], "Offers": []}],
+    suppliers=[OFFER],
     capacity=[{"supplier_id": "S1", "used": 1, "capacity": 3, "used_pct": 0.333333}],
     campaign_date=dt.date(2026, 6, 1),
     incentives=[{"name": "Fed", "communities": "ALL", "kind": "fixed_amount", "rate": 100}],
@@ -22,15 +38,36 @@ TASK = Task(
 )
 
 
-def test_render_then_parse_gives_the_same_task() -> None:
+def test_render_then_parse_keeps_what_the_pricing_decision_needs() -> None:
     parsed = parse_task(render_task(TASK))
 
     assert parsed.kind == TASK.kind
-    assert parsed.registration == TASK.registration
-    assert list(parsed.suppliers) == list(TASK.suppliers)
-    assert parsed.capacity_used == {"S1": 1}
+    assert parsed.registration == {"RegistrationNumber": "R-1", "Contact_Zip": "55101"}
+    assert [s["SupplierID"] for s in parsed.suppliers] == ["S1"]
+    assert parsed.suppliers[0]["Offers"][0]["ProductCapacity"] == 400.0
     assert parsed.campaign_date == TASK.campaign_date
+    assert parsed.incentives == [
+        {"name": "Fed", "lmi_only": False, "kind": "fixed_amount", "rate": 100.0}
+    ]
     assert parsed.match == TASK.match and parsed.proposal == TASK.proposal
+
+
+def test_a_match_task_sends_candidates_not_offers() -> None:
+    task = Task(
+        kind="match",
+        registration={"RegistrationNumber": "R-1", "Contact_Zip": "55101"},
+        suppliers=[OFFER],
+        capacity=[{"supplier_id": "S1", "used": 1, "capacity": 3, "used_pct": 0.333333}],
+    )
+
+    text = render_task(task)
+    parsed = parse_task(text)
+
+    assert parsed.candidates == [
+        {"supplier_id": "S1", "products": ["Solar"], "used": 1, "capacity": 3, "used_pct": 0.333333}
+    ]
+    assert parsed.capacity_used == {"S1": 1}
+    assert "ServiceAreas" not in text and "ProductPrices" not in text and "9000" not in text
 
 
 def test_find_task_takes_the_last_user_message_that_carries_one() -> None:
@@ -58,9 +95,29 @@ def test_prompts_from_a_user_directory_win_over_the_packaged_ones(tmp_path: Path
     (tmp_path / "default" / "matcher.txt").write_text("Custom matcher prompt.\n")
 
     assert load_prompt("matcher", "default", tmp_path) == "Custom matcher prompt."
-    assert "price table" in load_prompt("pricer", "default", tmp_path)
+    assert "price tiers" in load_prompt("pricer", "default", tmp_path)
 
 
 def test_an_unknown_prompt_variant_names_the_fix() -> None:
     with pytest.raises(ConfigError, match="variant 'battery-only' not found"):
         load_prompt("matcher", "battery-only")
+
+
+def test_pricing_tasks_put_the_suppliers_tiers_before_the_registration() -> None:
+    def price_task(registration_id: str, zip_code: str) -> str:
+        registration = {"RegistrationNumber": registration_id, "Contact_Zip": zip_code}
+        return render_task(
+            Task(
+                kind="price",
+                registration=registration,
+                suppliers=[OFFER],
+                campaign_date=dt.date(2026, 6, 1),
+                match={"supplier_id": "S1"},
+            )
+        )
+
+    first, second = price_task("R-1", "55101"), price_task("R-2", "55102")
+    shared = len(os.path.commonprefix([first, second]))
+
+    assert first.index("### SUPPLIER\n") < first.index("### REGISTRATION") <= shared
+    assert "9000" in first[:shared] and "R-1" not in first[:shared]

@@ -116,7 +116,7 @@ def test_critic_approves_a_correct_match(sim, task_message, expected_match, json
             model="sim", messages=task_message("review_match", expected_match)
         )
     text = reply.choices[0].message.content
-    assert json_in(text) == {"verdict": "APPROVE", "issues": []}
+    assert json_in(text) == {"registration_id": "R-0001", "verdict": "APPROVE", "issues": []}
     assert text.rstrip().endswith("APPROVE")
 
 

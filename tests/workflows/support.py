@@ -23,6 +23,7 @@ def run_constellation(
     sim_error_rate: float = 0.0,
     options: RunOptions | None = None,
     cache_path: Path | None = None,
+    endpoints_file: Path | None = None,
 ) -> dict[str, Any]:
     """Run ``name`` over ``paths`` in ``run_dir`` and return its summary."""
     constellation = resolve_constellation(name)
@@ -46,6 +47,7 @@ def run_constellation(
         sim_error_rate=sim_error_rate,
         cache_mode=options.cache_mode,
         cache_path=cache_path,
+        endpoints_file=endpoints_file,
     ) as client:
         return asyncio.run(go(client))
 

@@ -43,9 +43,18 @@ def test_capacity_cache_reads_the_store_once_while_reload_reads_it_per_registrat
 def test_early_extraction_stops_reading_streams_before_the_prose_ends(
     campaign50: InputPaths, tmp_path: Path
 ) -> None:
-    early = run_constellation("p1m1_p2m2", campaign50, tmp_path / "a", options=RunOptions())
+    # Without structured output the simulator wraps its JSON in prose, as chat models do.
+    endpoints = tmp_path / "endpoints.yaml"
+    endpoints.write_text("endpoints:\n  sim:\n    supports_json_schema: false\n")
+    early = run_constellation(
+        "p1m1_p2m2", campaign50, tmp_path / "a", options=RunOptions(), endpoints_file=endpoints
+    )
     full = run_constellation(
-        "p1m1_p2m2", campaign50, tmp_path / "b", options=RunOptions(early_extraction=False)
+        "p1m1_p2m2",
+        campaign50,
+        tmp_path / "b",
+        options=RunOptions(early_extraction=False),
+        endpoints_file=endpoints,
     )
 
     assert early["timing"]["early_stops"]["sum"] == early["timing"]["llm_calls"]["sum"] > 0

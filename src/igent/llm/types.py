@@ -31,6 +31,8 @@ class ChatRequest:
     on_field: FieldCallback | None = None
     temperature: float | None = 0
     max_tokens: int | None = None
+    stop_after_fields: tuple[str, ...] = ()
+    """Stop reading the stream as soon as every named top-level field is complete."""
     metadata: dict[str, str] = field(default_factory=dict)
     """Labels such as role or registration_id; recorded in transcripts, never sent."""
 
@@ -97,3 +99,14 @@ class ChatResponse:
     cached: bool = False
     field_times: dict[str, float] = field(default_factory=dict)
     """Clock reading at which each watched field became available."""
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One HTTP attempt of a call (retries included): its time, usage and error, if any."""
+
+    duration_s: float
+    usage: Usage
+    error: str | None = None
+    reply_text: str = ""
+    """The full reply text read in this attempt (keys redacted by the transcript writer)."""

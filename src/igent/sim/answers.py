@@ -17,6 +17,7 @@ from igent.domain import (
 )
 from igent.rules import RulesEngine, price_line, validate_match, validate_purchase_order
 from igent.sim.faults import Role
+from igent.sim.task_data import engine_incentives, engine_suppliers
 
 # The rules never read the clock; a task without a campaign date is priced on this day.
 DEFAULT_CAMPAIGN_DATE = dt.date(2026, 1, 1)
@@ -50,8 +51,8 @@ class TaskContext:
     def from_task(cls, task: Task) -> TaskContext:
         """Build the engine from the suppliers and incentives the task carries."""
         engine = RulesEngine(
-            OfferBook.model_validate({"SupplierOffers": list(task.suppliers)}),
-            IncentiveBook.model_validate({"incentives": list(task.incentives)}),
+            OfferBook.model_validate({"SupplierOffers": engine_suppliers(task)}),
+            IncentiveBook.model_validate({"incentives": engine_incentives(task)}),
             task.campaign_date or DEFAULT_CAMPAIGN_DATE,
         )
         return cls(task, engine, parse_registration_record(dict(task.registration), 0))
@@ -92,15 +93,24 @@ def critic_answer(context: TaskContext) -> dict[str, Any]:
                 context.engine, context.record, context.matched_supplier_id, task.proposal
             )
     except ValueError as exc:
-        return {"verdict": "REJECT", "issues": [str(exc)]}
+        return _verdict(context, "REJECT", [str(exc)])
     if report.is_valid:
-        return {"verdict": "APPROVE", "issues": []}
-    return {"verdict": "REJECT", "issues": report.violations}
+        return _verdict(context, "APPROVE", [])
+    return _verdict(context, "REJECT", list(report.violations))
 
 
-def false_reject(rng: random.Random) -> dict[str, Any]:
+def _verdict(context: TaskContext, verdict: str, issues: list[str]) -> dict[str, Any]:
+    # A verdict names the registration it is about, as igent's critic prompts ask.
+    return {
+        "registration_id": context.record.registration_id,
+        "verdict": verdict,
+        "issues": issues,
+    }
+
+
+def false_reject(context: TaskContext, rng: random.Random) -> dict[str, Any]:
     """Return a rejection with a made-up issue."""
-    return {"verdict": "REJECT", "issues": [rng.choice(_FALSE_ISSUES)]}
+    return _verdict(context, "REJECT", [rng.choice(_FALSE_ISSUES)])
 
 
 def wrong_answer(context: TaskContext, rng: random.Random) -> dict[str, Any]:
@@ -117,11 +127,7 @@ def _wrong_match(
     context: TaskContext, answer: dict[str, Any], rng: random.Random
 ) -> dict[str, Any]:
     chosen = answer["supplier_id"]
-    others = [
-        str(s["SupplierID"])
-        for s in context.task.suppliers
-        if isinstance(s, dict) and str(s.get("SupplierID")) != chosen
-    ]
+    others = [s.supplier_id for s in context.engine.offers.suppliers if s.supplier_id != chosen]
     options = ["other_supplier"]
     if chosen != NO_MATCH_FOUND:
         options.append("no_match")

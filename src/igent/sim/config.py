@@ -27,6 +27,12 @@ class SimConfig(BaseModel):
     error_rate: float | None = Field(
         default=None, ge=0, le=1, description="Shortcut: the matcher's wrong-answer rate."
     )
+    prompt_cache: bool = Field(
+        default=True, description="Cache long prompt prefixes like OpenAI's prompt caching."
+    )
+    prompt_cache_entries: int = Field(
+        default=8192, ge=1, description="Prefixes (128-token steps) the prompt cache keeps."
+    )
 
     @field_validator("profile")
     @classmethod

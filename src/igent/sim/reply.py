@@ -12,10 +12,11 @@ from igent.agents.protocol import find_task
 from igent.sim.answers import TaskContext, correct_answer, false_reject, role_of, wrong_answer
 from igent.sim.config import SimConfig
 from igent.sim.faults import FaultKind, Role, draw_fault
-from igent.sim.profiles import IntendedLatency, count_tokens, sample_latency
+from igent.sim.prefix_cache import PrefixCache
+from igent.sim.profiles import CHARS_PER_TOKEN, IntendedLatency, count_tokens, sample_latency
 from igent.sim.prose import wrap_in_prose
 
-FinishReason = Literal["stop", "tool_calls"]
+FinishReason = Literal["stop", "tool_calls", "length"]
 # Errors come back quickly: a gateway refuses before the model runs.
 _ERROR_LATENCY_FRACTION = 0.25
 
@@ -30,6 +31,7 @@ class ChatRequest:
     include_usage: bool
     tool_name: str | None
     json_only: bool
+    max_tokens: int | None = None
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any]) -> ChatRequest:
@@ -46,7 +48,12 @@ class ChatRequest:
             include_usage=bool(stream_options.get("include_usage")),
             tool_name=_first_function(body.get("tools")),
             json_only=response_format.get("type") in ("json_schema", "json_object"),
+            max_tokens=_positive_int(body.get("max_completion_tokens") or body.get("max_tokens")),
         )
+
+
+def _positive_int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 def _first_function(tools: Any) -> str | None:
@@ -76,10 +83,15 @@ class ReplyPlan:
     retry_after_s: float
     hang_s: float
     tokens_per_chunk: int
+    cached_tokens: int = 0
+    truncated: bool = False
+    """The reply hit the request's max_tokens and was cut there."""
 
     @property
     def finish_reason(self) -> FinishReason:
         """Why the reply ended."""
+        if self.truncated:
+            return "length"
         return "tool_calls" if self.tool_name else "stop"
 
     @property
@@ -89,9 +101,17 @@ class ReplyPlan:
 
 
 def plan_reply(
-    request: ChatRequest, config: SimConfig, rng: random.Random, request_id: str
+    request: ChatRequest,
+    config: SimConfig,
+    rng: random.Random,
+    request_id: str,
+    prefix_cache: PrefixCache | None = None,
 ) -> ReplyPlan:
-    """Decide the reply to ``request``; every random choice comes from ``rng``."""
+    """Decide the reply to ``request``; every random choice comes from ``rng``.
+
+    With ``prefix_cache``, a prompt whose long prefix was seen recently reports it as cached
+    tokens and prefills faster. A reply longer than ``max_tokens`` is cut there.
+    """
     task = find_task(request.messages)
     role: Role = role_of(task) if task is not None else "chat"
     faults = config.fault(role)
@@ -105,13 +125,28 @@ def plan_reply(
         if fault == "wrong_answer":
             answer = wrong_answer(context, rng)
         elif fault == "false_reject" and correct_answer(context)["verdict"] == "APPROVE":
-            answer = false_reject(rng)
+            answer = false_reject(context, rng)
         else:
             answer = correct_answer(context)
         text = _render(role, answer, request, config, rng, malformed=fault == "malformed_json")
     profile = config.latency_profile(request.model)
+    truncated = request.max_tokens is not None and count_tokens(text) > request.max_tokens
+    if truncated and request.max_tokens is not None:
+        text = text[: request.max_tokens * CHARS_PER_TOKEN]
     completion_tokens = count_tokens(text)
-    latency = sample_latency(profile, rng, completion_tokens, time_scale=config.time_scale)
+    prompt = "".join(_text_of(m) for m in request.messages)
+    prompt_tokens = count_tokens(prompt)
+    cached_tokens = 0
+    if prefix_cache is not None and fault not in ("rate_limit", "server_error"):
+        cached_tokens = prefix_cache.lookup_and_store(request.model or profile.name, prompt)
+    latency = sample_latency(
+        profile,
+        rng,
+        completion_tokens,
+        time_scale=config.time_scale,
+        prompt_tokens=prompt_tokens,
+        cached_tokens=cached_tokens,
+    )
     if fault in ("rate_limit", "server_error"):
         short = latency.ttft_s * _ERROR_LATENCY_FRACTION
         latency = IntendedLatency(ttft_s=short, total_s=short, chunk_offsets_s=())
@@ -123,11 +158,13 @@ def plan_reply(
         text=text,
         tool_name=request.tool_name if task is not None else None,
         latency=latency,
-        prompt_tokens=count_tokens("".join(_text_of(m) for m in request.messages)),
+        prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
         retry_after_s=faults.retry_after_s,
         hang_s=faults.hang_s * config.time_scale,
         tokens_per_chunk=profile.tokens_per_chunk,
+        cached_tokens=cached_tokens,
+        truncated=truncated,
     )
 
 

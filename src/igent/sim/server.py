@@ -14,6 +14,7 @@ from starlette.types import Receive, Scope, Send
 
 from igent.sim.config import SimConfig
 from igent.sim.draw import RequestLedger
+from igent.sim.prefix_cache import PrefixCache
 from igent.sim.profiles import PROFILES
 from igent.sim.reply import ChatRequest, ReplyPlan, plan_reply
 from igent.sim.wire import CREATED, completion_body, error_body, stream_events
@@ -127,6 +128,9 @@ def create_sim_app(config: SimConfig) -> FastAPI:
     app = FastAPI(title="igent simulator", docs_url=None, redoc_url=None)
     ledger = RequestLedger(config.seed)
     lag = SendLag()
+    prefix_cache = (
+        PrefixCache(max_entries=config.prompt_cache_entries) if config.prompt_cache else None
+    )
 
     @app.get("/v1/sim/stats")
     async def sim_stats() -> dict[str, float | int]:
@@ -160,7 +164,13 @@ def create_sim_app(config: SimConfig) -> FastAPI:
                 media_type="application/json",
             )
         digest, seen, rng = ledger.draw(body)
-        plan = plan_reply(chat, config, rng, request_id=f"chatcmpl-sim{digest[:20]}{seen}")
+        plan = plan_reply(
+            chat,
+            config,
+            rng,
+            request_id=f"chatcmpl-sim{digest[:20]}{seen}",
+            prefix_cache=prefix_cache,
+        )
         return await _respond(plan, chat, start, request, lag)
 
     return app

@@ -17,11 +17,12 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def _usage(plan: ReplyPlan) -> dict[str, int]:
+def _usage(plan: ReplyPlan) -> dict[str, Any]:
     return {
         "prompt_tokens": plan.prompt_tokens,
         "completion_tokens": plan.completion_tokens,
         "total_tokens": plan.prompt_tokens + plan.completion_tokens,
+        "prompt_tokens_details": {"cached_tokens": plan.cached_tokens},
     }
 
 
