@@ -31,6 +31,8 @@ class ChatRequest:
     on_field: FieldCallback | None = None
     temperature: float | None = 0
     max_tokens: int | None = None
+    stop_after_fields: tuple[str, ...] = ()
+    """Stop reading the stream as soon as every named top-level field is complete."""
     metadata: dict[str, str] = field(default_factory=dict)
     """Labels such as role or registration_id; recorded in transcripts, never sent."""
 
@@ -44,6 +46,8 @@ class Usage:
     cost_usd: float = 0.0
     estimated: bool = False
     """True when some tokens were estimated because the endpoint reported none."""
+    cached_prompt_tokens: int = 0
+    """Prompt tokens the provider served from its prompt cache (part of ``prompt_tokens``)."""
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
@@ -51,6 +55,7 @@ class Usage:
             completion_tokens=self.completion_tokens + other.completion_tokens,
             cost_usd=self.cost_usd + other.cost_usd,
             estimated=self.estimated or other.estimated,
+            cached_prompt_tokens=self.cached_prompt_tokens + other.cached_prompt_tokens,
         )
 
     @property
@@ -97,3 +102,16 @@ class ChatResponse:
     cached: bool = False
     field_times: dict[str, float] = field(default_factory=dict)
     """Clock reading at which each watched field became available."""
+    attempts: list[Attempt] = field(default_factory=list)
+    """Every HTTP attempt made for this call, failed ones first; the last one answered."""
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One HTTP attempt of a call (retries included): its time, usage and error, if any."""
+
+    duration_s: float
+    usage: Usage
+    error: str | None = None
+    reply_text: str = ""
+    """The full reply text read in this attempt (keys redacted by the transcript writer)."""
