@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from igent.errors import ModelCallError, ModelOutputError
+from igent.errors import ModelCallError
 from igent.llm import ChatRequest, RetryPolicy
 from tests.support.payloads import (
     SENTINEL_KEY,
@@ -118,13 +118,35 @@ async def test_tool_calls_are_returned(make_client) -> None:
     assert json.loads(response.tool_calls[0]["function"]["arguments"]) == {"zip": "55101"}
 
 
-async def test_malformed_json_raises_model_output_error(make_client) -> None:
+async def test_billed_non_json_reply_keeps_its_text_tokens_and_cost(make_client) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, json=completion('{"supplier_id": "S1",'))
+        reply = completion('{"supplier_id": "S1",', prompt_tokens=1000, completion_tokens=500)
+        return httpx.Response(200, json=reply)
 
-    with pytest.raises(ModelOutputError, match="not valid JSON") as info:
-        await make_client(handler).complete(ask(response_schema=MATCH_SCHEMA))
-    assert info.value.raw_excerpt == '{"supplier_id": "S1",'
+    response = await make_client(handler).complete(ask(response_schema=MATCH_SCHEMA))
+
+    assert response.parsed is None
+    assert response.text == '{"supplier_id": "S1",'
+    assert (response.usage.prompt_tokens, response.usage.completion_tokens) == (1000, 500)
+    assert response.usage.cost_usd == pytest.approx((1000 * 2.5 + 500 * 10) / 1e6)
+    assert response.usage.estimated is False
+    assert [a.usage for a in response.attempts] == [response.usage]
+    assert response.attempts[0].reply_text == '{"supplier_id": "S1",'
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+async def test_prose_reply_to_a_json_request_is_returned_not_raised(make_client, stream) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if stream:
+            return sse_response(CountingStream(sse_events(text_chunks(["I cannot ", "help."]))))
+        return httpx.Response(200, json=completion("I cannot help."))
+
+    response = await make_client(handler).complete(
+        ask(response_schema=MATCH_SCHEMA, stream=stream, early_stop=stream)
+    )
+
+    assert (response.text, response.parsed) == ("I cannot help.", None)
+    assert response.usage.prompt_tokens == 10
 
 
 async def test_stream_assembles_text_usage_and_timing(make_client, clock: FakeClock) -> None:
