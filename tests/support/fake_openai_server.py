@@ -29,7 +29,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from igent.llm import Endpoint
 
@@ -63,6 +63,38 @@ def echo_prompt(body: dict[str, Any]) -> Reply:
     return Reply("\n".join(str(m.get("content", "")) for m in body.get("messages", [])))
 
 
+class AppServer:
+    """Any ASGI app served by uvicorn on 127.0.0.1 (a free port) in a background thread."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind(("127.0.0.1", 0))
+        self._socket.listen(64)
+        host, port = self._socket.getsockname()[:2]
+        self.base_url = f"http://{host}:{port}/v1"
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
+        )
+
+    def start(self) -> None:
+        """Start serving; return once connections are accepted."""
+        self._thread.start()
+        ready = threading.Event()
+        while not self._server.started:
+            if not self._thread.is_alive():
+                raise RuntimeError("the test server stopped during startup")
+            ready.wait(0.01)
+
+    def stop(self) -> None:
+        """Stop serving."""
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        self._socket.close()
+
+
 class FakeOpenAIServer:
     """The server in a background thread; use it as a context manager."""
 
@@ -70,19 +102,8 @@ class FakeOpenAIServer:
         self.model = model
         self._lock = threading.Condition()
         self.reset()
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind(("127.0.0.1", 0))
-        self._socket.listen(64)
-        host, port = self._socket.getsockname()[:2]
-        self.base_url = f"http://{host}:{port}/v1"
-        config = uvicorn.Config(
-            create_app(self), log_level="warning", access_log=False, lifespan="off"
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
-        )
+        self._http = AppServer(create_app(self))
+        self.base_url = self._http.base_url
 
     def reset(self) -> None:
         """Forget the script, the counts and the options (between tests)."""
@@ -125,18 +146,12 @@ class FakeOpenAIServer:
 
     def start(self) -> FakeOpenAIServer:
         """Start serving; return once connections are accepted."""
-        self._thread.start()
-        while not self._server.started:
-            if not self._thread.is_alive():
-                raise RuntimeError("the fake OpenAI server stopped during startup")
-            threading.Event().wait(0.01)
+        self._http.start()
         return self
 
     def stop(self) -> None:
         """Stop serving."""
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
-        self._socket.close()
+        self._http.stop()
 
     def __enter__(self) -> FakeOpenAIServer:
         return self.start()
