@@ -540,3 +540,21 @@ async def test_reply_echoing_a_non_sk_key_never_reaches_errors(make_client, keye
 
     assert key not in str(info.value) and key not in info.value.body_excerpt
     assert all(key not in (a.error or "") for a in info.value.attempts)
+
+
+async def test_endpoint_output_budget_for_the_role_is_sent_when_the_request_sets_none(
+    make_client, endpoint
+) -> None:
+    bodies: list[dict[str, Any]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        bodies.append(body_of(request))
+        return httpx.Response(200, json=completion("ok"))
+
+    budgeted = endpoint.model_copy(update={"max_output_tokens": {"matcher": 40, "default": 300}})
+    client = make_client(handler, endpoint=budgeted)
+    await client.complete(ask(metadata={"role": "matcher"}))
+    await client.complete(ask(metadata={"role": "pricer"}))
+    await client.complete(ask(metadata={"role": "matcher"}, max_tokens=7))
+
+    assert [body["max_tokens"] for body in bodies] == [40, 300, 7]

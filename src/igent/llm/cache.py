@@ -1,10 +1,10 @@
 """A SQLite cache of model replies, keyed by everything that shapes the reply.
 
 The key covers where the request went (endpoint name, base URL, model), every request
-parameter that changes the reply (messages, tools, schema, temperature, max_tokens, endpoint
-extra params, streaming early stops) and the prompt version, so a reply is never replayed to
-another server, model or prompt. Stored replies are redacted: a reply that echoes a key is
-kept with the key masked.
+parameter that changes the reply (messages, tools, schema, temperature, max_tokens and the
+endpoint's output budget, endpoint extra params, streaming early stops) and the prompt
+version, so a reply is never replayed to another server, model or prompt. Stored replies are
+redacted: a reply that echoes a key is kept with the key masked.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ def cache_key(
     base_url: str = "",
     extra_params: dict[str, Any] | None = None,
     prompt_version: str = "",
+    output_budget: Any = None,
 ) -> str:
     """Return the sha256 of what determines a reply; never includes secrets or labels."""
     material = {
@@ -66,6 +67,7 @@ def cache_key(
         "schema_name": request.schema_name,
         "temperature": request.temperature,
         "max_tokens": request.max_tokens,
+        "output_budget": output_budget,
         "early_stop": request.stream and request.early_stop,
         "stop_after_fields": list(request.stop_after_fields) if request.stream else [],
     }
@@ -173,6 +175,7 @@ class CachingClient:
         self._model = model or (described.model if described is not None else "unknown")
         self._base_url = base_url or str(getattr(inner, "base_url", "") or "")
         self._extra_params = dict(described.extra_params) if described is not None else {}
+        self._output_budget = described.max_output_tokens if described is not None else None
         self._prompt_version = prompt_version
         self.secrets = secret_values([*secrets, *getattr(inner, "secrets", ())])
 
@@ -185,6 +188,7 @@ class CachingClient:
             base_url=self._base_url,
             extra_params=self._extra_params,
             prompt_version=self._prompt_version,
+            output_budget=self._output_budget,
         )
 
     async def complete(self, request: ChatRequest) -> ChatResponse:

@@ -175,7 +175,7 @@ class OpenAICompatibleClient:
         if self.context_window is None:
             return
         prompt = estimate_prompt_tokens(request.messages, request.tools)
-        output = request.max_tokens or 0
+        output = self.max_tokens(request) or 0
         if prompt + output <= self.context_window:
             return
         raise ModelCallError(
@@ -188,9 +188,15 @@ class OpenAICompatibleClient:
             retryable=False,
         )
 
+    def max_tokens(self, request: ChatRequest) -> int | None:
+        """Return the output budget sent: the request's, else the endpoint's for its role."""
+        if request.max_tokens is not None:
+            return request.max_tokens
+        return self.endpoint.output_budget(request.metadata.get("role"))
+
     async def _attempt(self, request: ChatRequest, trace: CallTrace) -> ChatResponse:
         estimated = estimate_prompt_tokens(request.messages, request.tools) + (
-            request.max_tokens or 0
+            self.max_tokens(request) or 0
         )
         slot: AbstractAsyncContextManager[None] = (
             self._limiter.slot(estimated) if self._limiter else nullcontext()
@@ -265,8 +271,9 @@ class OpenAICompatibleClient:
         }
         if request.temperature is not None:
             params["temperature"] = request.temperature
-        if request.max_tokens is not None:
-            params["max_tokens"] = request.max_tokens
+        max_tokens = self.max_tokens(request)
+        if max_tokens is not None:
+            params["max_tokens"] = max_tokens
         if request.tools:
             params["tools"] = request.tools
         if request.response_schema is not None and self.endpoint.supports_json_schema:
