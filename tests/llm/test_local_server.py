@@ -214,3 +214,31 @@ async def test_a_newer_request_cancels_the_running_one_like_llama_cpp(fake_serve
     with pytest.raises(ModelCallError, match="ended before the reply finished"):
         await first
     assert second.text == MATCH
+
+
+async def test_estimates_after_an_early_stop_are_scaled_to_the_servers_own_counts(
+    fake_server, connect
+):
+    prompt = "55101, 55102, 55103, " * 100  # ZIP lists: far more tokens than chars/4
+    rough = (len(prompt) + 3) // 4 + 4
+    fake_server.script(Reply(MATCH, prompt_tokens=rough * 2), Reply(MATCH + " and more prose"))
+    client = connect()
+
+    counted = await client.complete(ask(prompt, stream=True))
+    stopped = await client.complete(ask(prompt + "again", stream=True, early_stop=True))
+
+    assert counted.usage.prompt_tokens == rough * 2 and not counted.usage.estimated
+    assert stopped.usage.estimated
+    assert stopped.usage.prompt_tokens == pytest.approx(rough * 2, rel=0.01)
+
+
+async def test_context_window_check_uses_the_servers_counts(fake_server, connect):
+    fake_server.script(Reply("ok", prompt_tokens=800))
+    client = connect(fake_server.endpoint(context_window=1000))
+    prompt = "z" * 1600  # 400 tokens by chars/4, 800 as this server counts
+
+    await client.complete(ask(prompt))
+    with pytest.raises(ModelCallError, match="does not fit"):
+        await client.complete(ask(prompt + "z" * 1000))
+
+    assert len(fake_server.requests) == 1
