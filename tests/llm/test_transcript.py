@@ -160,3 +160,19 @@ def test_redacting_filter_masks_keys_in_log_records(caplog: pytest.LogCaptureFix
 
     assert caplog.messages == ["reply echoed ***"]
     assert "canary" not in caplog.text
+
+
+async def test_keys_of_other_configured_endpoints_are_masked_too(tmp_path: Path, make_client):
+    other = "deepseek-canary-0042"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=completion(f"the other key is {other}"))
+
+    path = tmp_path / "transcript.jsonl"
+    inner = make_client(handler, env={"DEEPSEEK_API_KEY": other})
+    await TranscriptClient(inner, TranscriptWriter(path)).complete(
+        ChatRequest(messages=[{"role": "user", "content": "hi"}])
+    )
+
+    assert other in inner.secrets
+    assert other not in path.read_text(encoding="utf-8")

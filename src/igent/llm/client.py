@@ -20,6 +20,8 @@ from openai.types.chat import ChatCompletion
 from igent.errors import ModelCallError, excerpt
 from igent.llm.endpoints import (
     Endpoint,
+    endpoint_secrets,
+    load_presets,
     resolve_api_key,
     resolve_api_version,
     resolve_base_url,
@@ -118,7 +120,9 @@ class OpenAICompatibleClient:
         self._clock = clock
         self._sleep = sleep
         key = api_key if api_key is not None else resolve_api_key(endpoint, env)
-        self.secrets = secret_values([key, *secrets])
+        # Every configured key of the built-in endpoints too: a reply or an error body may
+        # echo any key the process holds, not only this endpoint's.
+        self.secrets = secret_values([key, *secrets, *endpoint_secrets(load_presets(), env)])
         """Key values masked in errors; wrappers (cache, transcript) mask them too."""
         self.base_url = resolve_base_url(endpoint, env)
         # The SDK types http_client as its vendored httpx2 client but accepts httpx's too.
