@@ -152,3 +152,17 @@ async def test_cache_stores_replies_with_configured_keys_masked(
     assert key not in (tmp_path / "cache.sqlite").read_bytes().decode("utf-8", "replace")
     assert replayed.cached and replayed.parsed == {"supplier_id": "S1", "note": "key ***"}
     assert replayed.attempts == []  # a cache hit makes no HTTP attempt
+
+
+async def test_the_simulators_fresh_port_does_not_split_the_cache(cache: ResponseCache) -> None:
+    class Described(FakeChatClient):
+        def __init__(self, base_url: str, reply: str) -> None:
+            super().__init__([reply])
+            self.base_url = base_url
+
+    first = CachingClient(Described("http://127.0.0.1:4001/v1", "a"), cache, endpoint="sim")
+    second = CachingClient(Described("http://127.0.0.1:4002/v1", "b"), cache, endpoint="sim")
+
+    assert (await first.complete(ask())).text == "a"
+    assert (await second.complete(ask())).text == "a"
+    assert cache.hits == 1

@@ -116,8 +116,9 @@ async def test_slow_first_token_sends_one_extra_request_and_cancels_the_loser(si
     assert (counting.started, counting.completed, counting.cancelled) == (2, 1, 1)
     assert hedged.hedged == 1
     assert len(response.attempts) == 2
-    loser = [attempt for attempt in response.attempts if attempt.error == "cancelled"]
-    assert len(loser) == 1 and loser[0].usage.prompt_tokens > 0  # counted and costed
+    loser, winner = response.attempts  # the answering attempt last
+    assert loser.error == "cancelled" and loser.usage.prompt_tokens > 0  # counted and costed
+    assert winner.error is None and winner.reply_text == response.text
 
 
 async def test_no_extra_request_when_the_first_token_comes_before_the_delay(sim):

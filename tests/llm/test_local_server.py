@@ -169,7 +169,7 @@ async def test_hedge_sends_one_extra_request_and_cancels_the_loser(fake_server, 
     assert fake_server.wait_for(lambda server: server.in_flight == 0)
     assert (fake_server.started, fake_server.completed, fake_server.cancelled) == (2, 1, 1)
     assert (hedged.hedged, hedged.hedge_wins) == (1, 1)
-    winner, loser = response.attempts
+    loser, winner = response.attempts  # the answering attempt last
     assert winner.error is None and winner.reply_text == MATCH
     assert loser.error == "cancelled" and loser.usage.prompt_tokens > 0  # counted and costed
 

@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS replies (
 
 CACHE_KEY_VERSION = 2
 """Bumped whenever the key's material changes, so older entries are never matched."""
+SIM_ENDPOINT = "sim"
 PROMPT_VERSION_KEY = "prompt_version"
 """``ChatRequest.metadata`` key whose value (the agents' prompt version) is part of the key."""
 
@@ -174,6 +175,10 @@ class CachingClient:
         self._endpoint = endpoint or (described.name if described is not None else "unknown")
         self._model = model or (described.model if described is not None else "unknown")
         self._base_url = base_url or str(getattr(inner, "base_url", "") or "")
+        if self._endpoint == SIM_ENDPOINT and base_url is None:
+            # The simulator started for a run listens on a fresh port each time; its profile
+            # (the model) says what answers, so the port must not split the cache.
+            self._base_url = SIM_ENDPOINT
         self._extra_params = dict(described.extra_params) if described is not None else {}
         self._output_budget = described.max_output_tokens if described is not None else None
         self._prompt_version = prompt_version

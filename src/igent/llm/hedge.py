@@ -82,7 +82,8 @@ class HedgedClient:
                     task.cancel()
             # Let the loser record its cancelled attempt and close its connection.
             await asyncio.gather(*runs, return_exceptions=True)
-        attempts = [*runs[winner].attempts, *runs[_other(runs, winner)].attempts]
+        # The answering attempt comes last, as in every ChatResponse.attempts.
+        attempts = [*runs[_other(runs, winner)].attempts, *runs[winner].attempts]
         if winner is second_task:
             self.hedge_wins += 1
         error = winner.exception()
