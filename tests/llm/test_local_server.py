@@ -242,3 +242,15 @@ async def test_context_window_check_uses_the_servers_counts(fake_server, connect
         await client.complete(ask(prompt + "z" * 1000))
 
     assert len(fake_server.requests) == 1
+
+
+async def test_timed_out_whole_reply_request_is_closed_too(fake_server, connect):
+    fake_server.script(Reply(MATCH, hold_after_chunks=0))
+    client = connect(timeout_s=0.3, max_attempts=1)
+
+    with pytest.raises(ModelCallError, match=r"timed out after 0.3s") as caught:
+        await client.complete(ask())
+
+    assert fake_server.wait_for(lambda server: server.cancelled == 1)
+    [attempt] = caught.value.attempts
+    assert attempt.usage.estimated and attempt.usage.prompt_tokens > 0
