@@ -27,8 +27,8 @@ async def test_fake_replies_in_order_and_records_requests() -> None:
 def test_all_is_sorted_and_complete() -> None:
     public = {name for name in dir(igent.llm) if not name.startswith("_")}
     modules = {
-        "cache", "client", "endpoints", "fake", "hedge", "json_extract", "limiter", "redaction",
-        "retry", "streaming", "transcript", "types", "usage",
+        "cache", "call_errors", "client", "endpoints", "fake", "hedge", "json_extract", "limiter",
+        "redaction", "retry", "streaming", "transcript", "types", "usage",
     }  # fmt: skip
     assert sorted(igent.llm.__all__) == igent.llm.__all__
     assert set(igent.llm.__all__) == public - modules

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
-import re
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
@@ -17,7 +15,8 @@ import httpx
 import openai
 from openai.types.chat import ChatCompletion
 
-from igent.errors import ModelCallError, excerpt
+from igent.errors import ModelCallError
+from igent.llm.call_errors import describe, header_float, to_call_error
 from igent.llm.endpoints import (
     Endpoint,
     endpoint_secrets,
@@ -29,7 +28,7 @@ from igent.llm.endpoints import (
 from igent.llm.json_extract import parse_reply, wants_object
 from igent.llm.limiter import RateLimiter
 from igent.llm.redaction import scrub, secret_values
-from igent.llm.retry import RetryAfterError, RetryPolicy
+from igent.llm.retry import RetryPolicy
 from igent.llm.streaming import StreamResult, read_stream
 from igent.llm.types import Attempt, CallTiming, ChatRequest, ChatResponse, Clock, Sleep, Usage
 from igent.llm.usage import estimate_prompt_tokens, estimate_tokens, to_usage
@@ -39,12 +38,6 @@ CHUNK_OFFSETS_HEADER = "x-sim-chunk-offsets-ms"
 DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_MAX_ATTEMPTS = 4
 _NO_KEY = "unused"  # the SDK insists on a key; local servers ignore it
-# How servers say a request does not fit: llama.cpp "Requested tokens (9572) exceed context
-# window of 8192", OpenAI/vLLM "maximum context length is 8192 tokens" and
-# "context_length_exceeded", Anthropic-style gateways "prompt is too long".
-_CONTEXT_EXCEEDED = re.compile(
-    r"(?i)exceeds? (the )?context window|context[ _]length|prompt is too long"
-)
 
 __all__ = ["CallTrace", "ChatClient", "OpenAICompatibleClient", "scrub"]
 
@@ -326,7 +319,7 @@ class OpenAICompatibleClient:
             model=completion.model or self.endpoint.model,
             endpoint=self.endpoint.name,
             chunks_read=1,
-            intended_latency_s=_header_float(raw.headers, INTENDED_LATENCY_HEADER),
+            intended_latency_s=header_float(raw.headers, INTENDED_LATENCY_HEADER),
             field_times=field_times,
         )
 
@@ -397,7 +390,7 @@ class OpenAICompatibleClient:
         else:
             parsed, field_times = _parse(request, result.text, result.tool_calls, ended_s)
         offsets_ms = _chunk_offsets_ms(headers)
-        intended = _header_float(headers, INTENDED_LATENCY_HEADER)
+        intended = header_float(headers, INTENDED_LATENCY_HEADER)
         skipped = None
         if offsets_ms and result.stopped_early:
             skipped = max(0, len(offsets_ms) - result.chunks_read)
@@ -444,54 +437,10 @@ class OpenAICompatibleClient:
             self._counted_seen += counted_prompt_tokens
 
     def _where(self) -> str:
-        return f"endpoint {self.endpoint.name!r} (model {self.endpoint.model!r})"
+        return describe(self.endpoint)
 
     def _to_call_error(self, exc: BaseException) -> ModelCallError:
-        where = self._where()
-        common: dict[str, Any] = {"endpoint": self.endpoint.name, "model": self.endpoint.model}
-        if isinstance(exc, openai.APITimeoutError | TimeoutError | httpx.TimeoutException):
-            return ModelCallError(
-                f"call to {where} timed out after {self.timeout_s:g}s", retryable=True, **common
-            )
-        if isinstance(exc, openai.APIStatusError):
-            status = exc.status_code
-            body = scrub(_body_text(exc), self.secrets)
-            if _CONTEXT_EXCEEDED.search(body):
-                return self._context_error(status, body)
-            message = f"{where} returned HTTP {status}: {excerpt(body)}"
-            retry_after = _header_float(exc.response.headers, "retry-after")
-            if retry_after is not None and status in (429, 503):
-                return RetryAfterError(
-                    message, retry_after_s=retry_after, status=status, body=body, **common
-                )
-            retryable = status in (408, 409, 429) or status >= 500
-            return ModelCallError(message, status=status, body=body, retryable=retryable, **common)
-        if isinstance(exc, openai.APIConnectionError | httpx.TransportError):
-            cause = exc.__cause__ or exc
-            detail = scrub(f"{type(cause).__name__}: {cause}", self.secrets)
-            return ModelCallError(
-                f"connection to {where} failed or dropped: {excerpt(detail)}",
-                retryable=True,
-                **common,
-            )
-        detail = scrub(f"{type(exc).__name__}: {exc}", self.secrets)
-        if _CONTEXT_EXCEEDED.search(detail):
-            return self._context_error(None, detail)
-        return ModelCallError(f"call to {where} failed: {excerpt(detail)}", **common)
-
-    def _context_error(self, status: int | None, body: str) -> ModelCallError:
-        """A request the model cannot take: retrying the same request cannot help."""
-        return ModelCallError(
-            f"{self._where()} refused the request as larger than its context window "
-            f"({excerpt(body)}); shorten the conversation, lower max_output_tokens, or set "
-            "context_window in the endpoint registry so igent refuses such requests before "
-            "sending",
-            endpoint=self.endpoint.name,
-            model=self.endpoint.model,
-            status=status,
-            body=body,
-            retryable=False,
-        )
+        return to_call_error(exc, self.endpoint, timeout_s=self.timeout_s, secrets=self.secrets)
 
 
 def _parse(
@@ -518,16 +467,6 @@ def _deliver_missing_fields(
                 request.on_field(name, parsed[name])
 
 
-def _header_float(headers: httpx.Headers | Mapping[str, str], name: str) -> float | None:
-    value = headers.get(name)
-    if value is None:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        return None
-
-
 async def _unwind(chunks: AsyncIterator[Any]) -> None:
     """Run a stream's generators to their end after the response was closed.
 
@@ -548,12 +487,3 @@ def _chunk_offsets_ms(headers: httpx.Headers | Mapping[str, str]) -> list[float]
         return [float(part) for part in raw.split(",")]
     except ValueError:
         return []
-
-
-def _body_text(exc: openai.APIStatusError) -> str:
-    if exc.body is not None:
-        return exc.body if isinstance(exc.body, str) else json.dumps(exc.body)
-    try:
-        return exc.response.text
-    except Exception:  # the body of a streamed error may be unread
-        return exc.message
