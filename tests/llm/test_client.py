@@ -558,3 +558,22 @@ async def test_endpoint_output_budget_for_the_role_is_sent_when_the_request_sets
     await client.complete(ask(metadata={"role": "matcher"}, max_tokens=7))
 
     assert [body["max_tokens"] for body in bodies] == [40, 300, 7]
+
+
+async def test_attempt_that_never_connected_costs_nothing_a_dropped_one_is_estimated(
+    make_client,
+) -> None:
+    calls: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        if len(calls) == 1:
+            raise httpx.ConnectError("connection refused", request=request)
+        raise httpx.ReadError("peer reset", request=request)
+
+    with pytest.raises(ModelCallError) as info:
+        await make_client(handler, retry_policy=RetryPolicy(max_attempts=2)).complete(ask())
+
+    refused, dropped = info.value.attempts
+    assert refused.usage.total_tokens == 0 and not refused.usage.estimated
+    assert dropped.usage.prompt_tokens > 0 and dropped.usage.estimated

@@ -215,9 +215,7 @@ class OpenAICompatibleClient:
                 raise
             except (openai.OpenAIError, TimeoutError, httpx.TransportError, ModelCallError) as exc:
                 error = exc if isinstance(exc, ModelCallError) else self._to_call_error(exc)
-                billed = not isinstance(
-                    exc, openai.APIStatusError | openai.APIConnectionError | httpx.ConnectError
-                ) or isinstance(exc, openai.APITimeoutError)
+                billed = _reached_the_model(exc)
                 self._record_failure(trace, request, progress, started_s, str(error), billed)
                 if error is exc:
                     raise
@@ -441,6 +439,14 @@ class OpenAICompatibleClient:
 
     def _to_call_error(self, exc: BaseException) -> ModelCallError:
         return to_call_error(exc, self.endpoint, timeout_s=self.timeout_s, secrets=self.secrets)
+
+
+def _reached_the_model(exc: BaseException) -> bool:
+    """Whether a failed attempt got as far as the model (so it may be billed)."""
+    if isinstance(exc, openai.APIStatusError):
+        return False  # refused with an error status before any generation
+    cause = exc.__cause__ if isinstance(exc, openai.APIConnectionError) else exc
+    return not isinstance(cause, httpx.ConnectError | httpx.ConnectTimeout)
 
 
 def _parse(
