@@ -63,3 +63,7 @@ def test_one_wants_json_rule() -> None:
             ask(stop_after_fields=("supplier_id",)),
         )
     )
+
+
+def test_model_call_error_lists_no_attempts_until_a_client_fills_them() -> None:
+    assert ModelCallError("down", endpoint="e", model="m").attempts == []
