@@ -13,6 +13,11 @@ The tree::
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from igent.llm.types import Attempt
+
 EXCERPT_CHARS = 200
 
 
@@ -52,6 +57,8 @@ class ModelCallError(IgentError):
         self.status = status
         self.body_excerpt = excerpt(body)
         self.retryable = retryable
+        self.attempts: list[Attempt] = []
+        """Every attempt made for the call, this failure's included (filled by the client)."""
 
 
 class ModelOutputError(IgentError):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 from igent.llm import Endpoint, OpenAICompatibleClient, RetryPolicy, resolve_endpoint
+from tests.support.fake_openai_server import FakeOpenAIServer
 from tests.support.payloads import FakeClock
 
 
@@ -51,3 +52,18 @@ async def make_client(
     yield build
     for client in clients:
         await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def _fake_openai_session() -> Iterator[FakeOpenAIServer]:
+    with FakeOpenAIServer() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_server(_fake_openai_session: FakeOpenAIServer) -> Iterator[FakeOpenAIServer]:
+    """The fake OpenAI-compatible server on 127.0.0.1, with a fresh script for this test."""
+    _fake_openai_session.reset()
+    yield _fake_openai_session
+    # A test that leaves a reply held open must not leak it into the next test.
+    assert _fake_openai_session.wait_for(lambda server: server.in_flight == 0)

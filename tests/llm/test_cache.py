@@ -86,3 +86,83 @@ async def test_cache_file_never_holds_the_api_key(
 
     assert hit.cached and hit.endpoint == "openai"
     assert SENTINEL_KEY.encode() not in path.read_bytes()
+
+
+def test_cache_key_covers_address_model_parameters_and_prompt_version() -> None:
+    base = ask(response_schema={"type": "object"})
+    key = cache_key(base, endpoint="openai", model="gpt-4o", base_url="http://a/v1")
+    variants = {
+        "base_url": cache_key(base, endpoint="openai", model="gpt-4o", base_url="http://b/v1"),
+        "model": cache_key(base, endpoint="openai", model="gpt-4o-mini", base_url="http://a/v1"),
+        "extra_params": cache_key(
+            base, endpoint="openai", model="gpt-4o", base_url="http://a/v1", extra_params={"s": 1}
+        ),
+        "prompt_version": cache_key(
+            base, endpoint="openai", model="gpt-4o", base_url="http://a/v1", prompt_version="v2"
+        ),
+    }
+    changed_requests = {
+        "temperature": ask(response_schema={"type": "object"}, temperature=0.7),
+        "max_tokens": ask(response_schema={"type": "object"}, max_tokens=40),
+        "schema": ask(response_schema={"type": "array"}),
+        "tools": ask(response_schema={"type": "object"}, tools=[{"type": "function"}]),
+        "messages": ask("match R-2", response_schema={"type": "object"}),
+        "stop_after": ask(
+            response_schema={"type": "object"}, stream=True, stop_after_fields=("supplier_id",)
+        ),
+        "metadata_version": ask(
+            response_schema={"type": "object"}, metadata={"prompt_version": "v3"}
+        ),
+    }
+    for name, request in changed_requests.items():
+        variants[name] = cache_key(
+            request, endpoint="openai", model="gpt-4o", base_url="http://a/v1"
+        )
+
+    assert all(value != key for value in variants.values()), variants
+    assert len(set(variants.values())) == len(variants)
+    labels_only = ask(response_schema={"type": "object"}, metadata={"registration_id": "R-9"})
+    assert cache_key(labels_only, endpoint="openai", model="gpt-4o", base_url="http://a/v1") == key
+
+
+async def test_replies_from_another_server_are_not_replayed(cache: ResponseCache) -> None:
+    class Described(FakeChatClient):
+        def __init__(self, base_url: str, reply: str) -> None:
+            super().__init__([reply])
+            self.base_url = base_url
+
+    first = CachingClient(Described("http://sim:1/v1", "from sim"), cache, endpoint="openai")
+    second = CachingClient(Described("http://other:2/v1", "from other"), cache, endpoint="openai")
+
+    assert (await first.complete(ask())).text == "from sim"
+    assert (await second.complete(ask())).text == "from other"
+    assert cache.hits == 0
+
+
+async def test_cache_stores_replies_with_configured_keys_masked(
+    tmp_path: Path, cache: ResponseCache
+) -> None:
+    key = "local-canary-7f3a9"
+    inner = FakeChatClient([{"supplier_id": "S1", "note": f"key {key}"}])
+    client = CachingClient(inner, cache, endpoint="sim", model="gpt-4o", secrets=(key,))
+
+    await client.complete(ask(response_schema={"type": "object"}))
+    replayed = await client.complete(ask(response_schema={"type": "object"}))
+
+    assert key not in (tmp_path / "cache.sqlite").read_bytes().decode("utf-8", "replace")
+    assert replayed.cached and replayed.parsed == {"supplier_id": "S1", "note": "key ***"}
+    assert replayed.attempts == []  # a cache hit makes no HTTP attempt
+
+
+async def test_the_simulators_fresh_port_does_not_split_the_cache(cache: ResponseCache) -> None:
+    class Described(FakeChatClient):
+        def __init__(self, base_url: str, reply: str) -> None:
+            super().__init__([reply])
+            self.base_url = base_url
+
+    first = CachingClient(Described("http://127.0.0.1:4001/v1", "a"), cache, endpoint="sim")
+    second = CachingClient(Described("http://127.0.0.1:4002/v1", "b"), cache, endpoint="sim")
+
+    assert (await first.complete(ask())).text == "a"
+    assert (await second.complete(ask())).text == "a"
+    assert cache.hits == 1

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from igent.errors import ModelCallError, ModelOutputError
+from igent.errors import ModelCallError
 from igent.llm import ChatRequest, RetryPolicy
 from tests.support.payloads import (
     SENTINEL_KEY,
@@ -118,13 +118,35 @@ async def test_tool_calls_are_returned(make_client) -> None:
     assert json.loads(response.tool_calls[0]["function"]["arguments"]) == {"zip": "55101"}
 
 
-async def test_malformed_json_raises_model_output_error(make_client) -> None:
+async def test_billed_non_json_reply_keeps_its_text_tokens_and_cost(make_client) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, json=completion('{"supplier_id": "S1",'))
+        reply = completion('{"supplier_id": "S1",', prompt_tokens=1000, completion_tokens=500)
+        return httpx.Response(200, json=reply)
 
-    with pytest.raises(ModelOutputError, match="not valid JSON") as info:
-        await make_client(handler).complete(ask(response_schema=MATCH_SCHEMA))
-    assert info.value.raw_excerpt == '{"supplier_id": "S1",'
+    response = await make_client(handler).complete(ask(response_schema=MATCH_SCHEMA))
+
+    assert response.parsed is None
+    assert response.text == '{"supplier_id": "S1",'
+    assert (response.usage.prompt_tokens, response.usage.completion_tokens) == (1000, 500)
+    assert response.usage.cost_usd == pytest.approx((1000 * 2.5 + 500 * 10) / 1e6)
+    assert response.usage.estimated is False
+    assert [a.usage for a in response.attempts] == [response.usage]
+    assert response.attempts[0].reply_text == '{"supplier_id": "S1",'
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+async def test_prose_reply_to_a_json_request_is_returned_not_raised(make_client, stream) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if stream:
+            return sse_response(CountingStream(sse_events(text_chunks(["I cannot ", "help."]))))
+        return httpx.Response(200, json=completion("I cannot help."))
+
+    response = await make_client(handler).complete(
+        ask(response_schema=MATCH_SCHEMA, stream=stream, early_stop=stream)
+    )
+
+    assert (response.text, response.parsed) == ("I cannot help.", None)
+    assert response.usage.prompt_tokens == 10
 
 
 async def test_stream_assembles_text_usage_and_timing(make_client, clock: FakeClock) -> None:
@@ -386,3 +408,172 @@ async def test_azure_endpoint_uses_deployment_url(make_client) -> None:
 
     assert "/openai/deployments/my-gpt4o/chat/completions" in seen[0]
     assert "api-version=2024-10-21" in seen[0]
+
+
+async def test_stop_after_fields_reads_fewer_chunks_than_whole_json_early_stop(
+    make_client,
+) -> None:
+    # The shape a structured-output matcher reply has: supplier_id first, then the rest.
+    reply = json.dumps(
+        {
+            "supplier_id": "S-7",
+            "registration_id": "R-1",
+            "reason": "serves 55101 and has the lowest used share of its capacity",
+            "candidates": [{"supplier_id": "S-7", "used_pct": 0.2}],
+        }
+    )
+    pieces = split(reply, 4)
+    streams: list[CountingStream] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        streams.append(CountingStream(sse_events(text_chunks(pieces))))
+        return sse_response(streams[-1])
+
+    client = make_client(handler)
+    whole = await client.complete(ask(stream=True, early_stop=True))
+    fields = await client.complete(
+        ask(stream=True, early_stop=True, stop_after_fields=("supplier_id",))
+    )
+
+    assert whole.chunks_read == len(pieces)
+    closing_quote = reply.index('", "registration_id"')
+    assert fields.chunks_read == closing_quote // 4 + 1
+    assert fields.chunks_read < whole.chunks_read / 5
+    assert streams[1].pulled < streams[0].pulled and streams[1].closed
+    assert fields.stopped_early and fields.parsed == {"supplier_id": "S-7"}
+    assert whole.parsed == json.loads(reply)
+
+
+async def test_stop_after_fields_waits_for_every_named_field(make_client) -> None:
+    reply = '{"registration_id": "R-1", "supplier_id": "S-7", "reason": "fair share"}'
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return sse_response(CountingStream(sse_events(text_chunks(split(reply, 3)))))
+
+    response = await make_client(handler).complete(
+        ask(stream=True, stop_after_fields=("supplier_id", "registration_id"))
+    )
+
+    assert response.stopped_early
+    assert response.parsed == {"registration_id": "R-1", "supplier_id": "S-7"}
+    assert response.text.endswith('"S-7"') or response.text.endswith('"S-7",')
+
+
+async def test_max_tokens_is_sent_and_schema_only_where_supported(make_client, endpoint) -> None:
+    bodies: list[dict[str, Any]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        bodies.append(body_of(request))
+        return httpx.Response(200, json=completion('{"supplier_id": "S1"}'))
+
+    request = ask(response_schema=MATCH_SCHEMA, schema_name="match", max_tokens=40)
+    await make_client(handler).complete(request)
+    plain = endpoint.model_copy(update={"supports_json_schema": False})
+    await make_client(handler, endpoint=plain).complete(request)
+
+    assert [body["max_tokens"] for body in bodies] == [40, 40]
+    assert bodies[0]["response_format"]["json_schema"]["schema"] == MATCH_SCHEMA
+    assert "response_format" not in bodies[1]
+
+
+async def test_every_attempt_is_listed_with_its_time_usage_and_error(
+    make_client, clock: FakeClock
+) -> None:
+    calls: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        if len(calls) == 1:
+            return httpx.Response(503, json={"error": {"message": "overloaded"}})
+        clock.advance(2.0)
+        return httpx.Response(200, json=completion("ok", prompt_tokens=100, completion_tokens=7))
+
+    response = await make_client(handler).complete(ask())
+
+    failed, answered = response.attempts
+    assert failed.error is not None and "HTTP 503" in failed.error
+    assert failed.usage.total_tokens == 0  # an error status is not billed
+    assert answered.error is None and answered.duration_s == 2.0
+    assert answered.usage == response.usage and answered.reply_text == "ok"
+
+
+async def test_failed_call_lists_every_attempt_on_the_error(make_client) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        events = sse_events(text_chunks(["part", "ial"], finish=False, usage=False), done=False)
+        return sse_response(CountingStream(events))
+
+    with pytest.raises(ModelCallError, match="ended before the reply finished") as info:
+        await make_client(handler).complete(ask(stream=True))
+
+    attempts = info.value.attempts
+    assert len(attempts) == 3
+    assert all(a.reply_text == "partial" and a.error for a in attempts)
+    # The server generated a partial reply each time: billed, estimated.
+    assert all(a.usage.completion_tokens == 2 and a.usage.estimated for a in attempts)
+
+
+async def test_cached_prompt_tokens_are_parsed_and_priced(make_client, endpoint) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = completion("ok", prompt_tokens=2000, completion_tokens=10)
+        body["usage"]["prompt_tokens_details"] = {"cached_tokens": 1536}
+        return httpx.Response(200, json=body)
+
+    response = await make_client(handler).complete(ask())
+
+    assert endpoint.price_cached_input_per_1m == 1.25
+    assert response.usage.cached_prompt_tokens == 1536
+    expected = (464 * 2.5 + 1536 * 1.25 + 10 * 10.0) / 1e6
+    assert response.usage.cost_usd == pytest.approx(expected)
+
+
+async def test_reply_echoing_a_non_sk_key_never_reaches_errors(make_client, keyed_endpoint):
+    key = "local-canary-7f3a9"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(500, json={"error": {"message": f"bad key {key} (echo)"}})
+
+    client = make_client(
+        handler, endpoint=keyed_endpoint, api_key=key, retry_policy=RetryPolicy(max_attempts=2)
+    )
+    with pytest.raises(ModelCallError) as info:
+        await client.complete(ask())
+
+    assert key not in str(info.value) and key not in info.value.body_excerpt
+    assert all(key not in (a.error or "") for a in info.value.attempts)
+
+
+async def test_endpoint_output_budget_for_the_role_is_sent_when_the_request_sets_none(
+    make_client, endpoint
+) -> None:
+    bodies: list[dict[str, Any]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        bodies.append(body_of(request))
+        return httpx.Response(200, json=completion("ok"))
+
+    budgeted = endpoint.model_copy(update={"max_output_tokens": {"matcher": 40, "default": 300}})
+    client = make_client(handler, endpoint=budgeted)
+    await client.complete(ask(metadata={"role": "matcher"}))
+    await client.complete(ask(metadata={"role": "pricer"}))
+    await client.complete(ask(metadata={"role": "matcher"}, max_tokens=7))
+
+    assert [body["max_tokens"] for body in bodies] == [40, 300, 7]
+
+
+async def test_attempt_that_never_connected_costs_nothing_a_dropped_one_is_estimated(
+    make_client,
+) -> None:
+    calls: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        if len(calls) == 1:
+            raise httpx.ConnectError("connection refused", request=request)
+        raise httpx.ReadError("peer reset", request=request)
+
+    with pytest.raises(ModelCallError) as info:
+        await make_client(handler, retry_policy=RetryPolicy(max_attempts=2)).complete(ask())
+
+    refused, dropped = info.value.attempts
+    assert refused.usage.total_tokens == 0 and not refused.usage.estimated
+    assert dropped.usage.prompt_tokens > 0 and dropped.usage.estimated

@@ -447,18 +447,23 @@ async def test_truncated_stream_ends_in_a_call_error_after_retries(start_sim, co
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
-async def test_malformed_json_raises_output_error_with_the_raw_reply(start_sim, connect, stream):
+async def test_malformed_json_comes_back_with_the_raw_reply_and_its_usage(
+    start_sim, connect, stream
+):
     client, wire = connect(start_sim(malformed_json=1.0))
 
-    with pytest.raises(ModelOutputError) as caught:
-        await client.complete(
-            ChatRequest(messages=match_messages(), response_schema=MATCH_SCHEMA, stream=stream)
-        )
+    response = await client.complete(
+        ChatRequest(messages=match_messages(), response_schema=MATCH_SCHEMA, stream=stream)
+    )
 
-    error = caught.value
-    assert error.raw_excerpt.startswith('{"registration_id"')
-    assert "reply is not valid JSON" in str(error)
-    assert repr(error.raw_excerpt[:20])[1:-1] in str(error)
+    # Parsing is the agent's job: the transport hands back the billed reply as it came.
+    assert response.parsed is None
+    assert response.text.startswith('{"registration_id"')
+    with pytest.raises(ModelOutputError, match="reply is not valid JSON"):
+        extract_json(response.text)
+    assert response.usage.prompt_tokens > 0 and response.usage.completion_tokens > 0
+    assert response.usage.cost_usd > 0
+    assert len(response.attempts) == 1 and response.attempts[0].reply_text == response.text
     # A bad reply is the model's answer, not a transport failure: it is not retried.
     assert wire.requests == 1 and wire.faults == ["malformed_json"] and wire.sleeps == []
 

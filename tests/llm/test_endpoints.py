@@ -102,3 +102,60 @@ def test_missing_model_and_bad_yaml_are_config_errors(tmp_path: Path) -> None:
         load_registry(bad)
     with pytest.raises(ConfigError, match=r"unknown key; expected 'endpoints'"):
         parse_registry("endpoint: {}\n", "f.yaml")
+
+
+@pytest.mark.parametrize(
+    ("name", "variable", "default"),
+    [
+        ("llamacpp", "LLAMACPP_BASE_URL", "http://127.0.0.1:8080/v1"),
+        ("ollama", "OLLAMA_BASE_URL", "http://127.0.0.1:11434/v1"),
+        ("vllm", "VLLM_BASE_URL", "http://127.0.0.1:8000/v1"),
+    ],
+)
+def test_local_presets_read_their_base_url_variable(name, variable, default) -> None:
+    endpoint = load_presets().get(name)
+    assert resolve_base_url(endpoint, {}) == default
+    assert resolve_base_url(endpoint, {variable: "http://127.0.0.1:8088/v1"}) == (
+        "http://127.0.0.1:8088/v1"
+    )
+
+
+def test_registry_takes_limits_budgets_and_cached_prices() -> None:
+    text = """
+endpoints:
+  llamacpp:
+    model: gemma-3-270m
+    timeout_s: 300
+    max_attempts: 1
+    max_concurrency: 1
+    context_window: 8192
+    ttft_p90_s: 2.5
+    max_output_tokens: {matcher: 40, critic: 80, default: 200}
+  tiny:
+    base_url: http://127.0.0.1:9/v1
+    model: tiny
+    max_output_tokens: 64
+    price_input_per_1m: 1.0
+    price_cached_input_per_1m: 0.1
+"""
+    registry = parse_registry(text, "user.yaml", base=load_presets())
+    local = registry.get("llamacpp")
+
+    assert (local.timeout_s, local.max_attempts, local.max_concurrency) == (300, 1, 1)
+    assert (local.context_window, local.ttft_p90_s) == (8192, 2.5)
+    assert local.base_url_env == "LLAMACPP_BASE_URL"  # merged over the preset
+    assert [local.output_budget(role) for role in ("matcher", "critic", "pricer")] == [40, 80, 200]
+    tiny = registry.get("tiny")
+    assert (tiny.output_budget("matcher"), tiny.output_budget()) == (64, 64)
+    assert tiny.price_cached_input_per_1m == 0.1
+    assert load_presets().get("openai").output_budget("matcher") is None
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("timeout_s", 0), ("max_attempts", 0), ("context_window", -1), ("max_output_tokens", 0)],
+)
+def test_registry_rejects_impossible_limits(field, value) -> None:
+    text = f"endpoints:\n  x:\n    model: m\n    {field}: {value}\n"
+    with pytest.raises(ConfigError, match=rf"user.yaml.*endpoints.x.{field}"):
+        parse_registry(text, "user.yaml")

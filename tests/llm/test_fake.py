@@ -27,8 +27,43 @@ async def test_fake_replies_in_order_and_records_requests() -> None:
 def test_all_is_sorted_and_complete() -> None:
     public = {name for name in dir(igent.llm) if not name.startswith("_")}
     modules = {
-        "cache", "client", "endpoints", "fake", "json_extract", "limiter", "retry",
-        "streaming", "transcript", "types", "usage",
+        "cache", "call_errors", "client", "endpoints", "fake", "hedge", "json_extract", "limiter",
+        "redaction", "retry", "streaming", "transcript", "types", "usage",
     }  # fmt: skip
     assert sorted(igent.llm.__all__) == igent.llm.__all__
     assert set(igent.llm.__all__) == public - modules
+
+
+async def test_fake_returns_non_json_replies_unparsed_with_one_costed_attempt() -> None:
+    from igent.llm import Usage
+
+    fake = FakeChatClient(["I cannot help."], usage=Usage(100, 5, 0.01))
+    reply = await fake.complete(
+        ChatRequest(messages=[], response_schema={"type": "object"}, stop_after_fields=("a",))
+    )
+
+    assert (reply.text, reply.parsed, reply.usage) == ("I cannot help.", None, Usage(100, 5, 0.01))
+    assert [(a.usage, a.reply_text) for a in reply.attempts] == [(reply.usage, "I cannot help.")]
+
+
+def test_one_wants_json_rule() -> None:
+    from igent.llm import wants_json
+
+    def ask(**kwargs) -> ChatRequest:
+        return ChatRequest(messages=[], **kwargs)
+
+    assert not wants_json(ask())
+    assert not wants_json(ask(stream=True, tools=[{"type": "function"}]))
+    assert all(
+        wants_json(request)
+        for request in (
+            ask(response_schema={"type": "object"}),
+            ask(watch_fields=("a",)),
+            ask(early_stop=True),
+            ask(stop_after_fields=("supplier_id",)),
+        )
+    )
+
+
+def test_model_call_error_lists_no_attempts_until_a_client_fills_them() -> None:
+    assert ModelCallError("down", endpoint="e", model="m").attempts == []

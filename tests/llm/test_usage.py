@@ -32,3 +32,23 @@ def test_timing_properties() -> None:
     timing = CallTiming(started_s=10.0, first_token_s=10.5, last_token_s=12.0)
     assert (timing.duration_s, timing.ttft_s) == (2.0, 0.5)
     assert CallTiming(1.0, None, 2.0).ttft_s is None
+
+
+def test_cached_prompt_tokens_cost_the_cached_price_and_add_up() -> None:
+    gpt4o = resolve_endpoint("openai")
+    # gpt-4o cached input is half the input price (openai.com/api/pricing).
+    assert gpt4o.price_cached_input_per_1m == gpt4o.price_input_per_1m / 2
+    assert cost_usd(gpt4o, 1_000_000, 0, cached_prompt_tokens=1_000_000) == pytest.approx(1.25)
+    assert cost_usd(gpt4o, 1_000_000, 0, cached_prompt_tokens=400_000) == pytest.approx(2.0)
+    no_cached_price = gpt4o.model_copy(update={"price_cached_input_per_1m": None})
+    assert cost_usd(no_cached_price, 1_000_000, 0, 1_000_000) == pytest.approx(2.5)
+    total = Usage(10, 1, 0.0, cached_prompt_tokens=8) + Usage(5, 1, 0.0, cached_prompt_tokens=4)
+    assert total.cached_prompt_tokens == 12
+
+
+def test_estimates_count_about_four_characters_per_token() -> None:
+    from igent.llm import estimate_prompt_tokens, estimate_tokens
+
+    assert estimate_tokens("12345678") == 2
+    messages = [{"role": "system", "content": "x" * 40}, {"role": "user", "content": "y" * 4}]
+    assert estimate_prompt_tokens(messages) == 11 + 2 * 4  # text plus per-message overhead

@@ -4,37 +4,42 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
-import re
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
+from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
 import httpx
 import openai
 from openai.types.chat import ChatCompletion
 
-from igent.errors import ModelCallError, excerpt
+from igent.errors import ModelCallError
+from igent.llm.call_errors import describe, header_float, to_call_error
 from igent.llm.endpoints import (
     Endpoint,
+    endpoint_secrets,
+    load_presets,
     resolve_api_key,
     resolve_api_version,
     resolve_base_url,
 )
-from igent.llm.json_extract import extract_json
+from igent.llm.json_extract import parse_reply, wants_object
 from igent.llm.limiter import RateLimiter
-from igent.llm.retry import RetryAfterError, RetryPolicy
+from igent.llm.redaction import scrub, secret_values
+from igent.llm.retry import RetryPolicy
 from igent.llm.streaming import StreamResult, read_stream
-from igent.llm.types import CallTiming, ChatRequest, ChatResponse, Clock, Sleep, Usage
-from igent.llm.usage import estimate_tokens, to_usage
+from igent.llm.types import Attempt, CallTiming, ChatRequest, ChatResponse, Clock, Sleep, Usage
+from igent.llm.usage import estimate_prompt_tokens, estimate_tokens, to_usage
 
 INTENDED_LATENCY_HEADER = "x-sim-intended-latency-s"
 CHUNK_OFFSETS_HEADER = "x-sim-chunk-offsets-ms"
-_BEARER = re.compile(r"(?i)bearer\s+[^\s\"',]+")
-_KEY_LIKE = re.compile(r"(?<![A-Za-z0-9])sk-[A-Za-z0-9_\-]{16,}")
+DEFAULT_TIMEOUT_S = 60.0
+DEFAULT_MAX_ATTEMPTS = 4
 _NO_KEY = "unused"  # the SDK insists on a key; local servers ignore it
+
+__all__ = ["CallTrace", "ChatClient", "OpenAICompatibleClient", "scrub"]
 
 
 class ChatClient(Protocol):
@@ -49,19 +54,20 @@ class ChatClient(Protocol):
         ...
 
 
-def scrub(text: str, secrets: tuple[str, ...] = ()) -> str:
-    """Mask API keys and bearer tokens in ``text``."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return _KEY_LIKE.sub("sk-***", _BEARER.sub("Bearer ***", text))
+@dataclass
+class CallTrace:
+    """A live view of one call, for wrappers such as the hedger: first token and attempts."""
+
+    first_token: asyncio.Event = field(default_factory=asyncio.Event)
+    attempts: list[Attempt] = field(default_factory=list)
 
 
 class OpenAICompatibleClient:
     """A `ChatClient` for one endpoint, over a single shared ``openai.AsyncOpenAI``.
 
     The SDK's own retries are off; `RetryPolicy` retries instead, so tests and runs
-    control every delay.
+    control every delay. ``timeout_s``, ``max_attempts``, ``max_concurrency`` and
+    ``context_window`` override the endpoint's registry values when given.
     """
 
     def __init__(
@@ -70,52 +76,66 @@ class OpenAICompatibleClient:
         *,
         api_key: str | None = None,
         http_client: httpx.AsyncClient | None = None,
-        max_retries: int = 3,
-        timeout_s: float = 60.0,
+        max_retries: int | None = None,
+        max_attempts: int | None = None,
+        timeout_s: float | None = None,
+        max_concurrency: int | None = None,
+        context_window: int | None = None,
         retry_policy: RetryPolicy | None = None,
         limiter: RateLimiter | None = None,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
         env: Mapping[str, str] | None = None,
+        secrets: Sequence[str] = (),
     ) -> None:
         env = os.environ if env is None else env
         self.endpoint = endpoint
-        self.timeout_s = timeout_s
-        self._retry = retry_policy or RetryPolicy(max_attempts=max_retries + 1)
+        self.timeout_s = timeout_s or endpoint.timeout_s or DEFAULT_TIMEOUT_S
+        self.context_window = context_window or endpoint.context_window
+        if max_attempts is None and max_retries is not None:
+            max_attempts = max_retries + 1
+        self.max_attempts = max_attempts or endpoint.max_attempts or DEFAULT_MAX_ATTEMPTS
+        self._retry = retry_policy or RetryPolicy(max_attempts=self.max_attempts)
+        concurrency = max_concurrency or endpoint.max_concurrency
         if limiter is None and (
-            endpoint.max_concurrency or endpoint.requests_per_minute or endpoint.tokens_per_minute
+            concurrency or endpoint.requests_per_minute or endpoint.tokens_per_minute
         ):
             limiter = RateLimiter(
-                max_concurrency=endpoint.max_concurrency,
+                max_concurrency=concurrency,
                 requests_per_minute=endpoint.requests_per_minute,
                 tokens_per_minute=endpoint.tokens_per_minute,
                 clock=clock,
                 sleep=sleep,
             )
         self._limiter = limiter
+        self._rough_seen = 0
+        self._counted_seen = 0
         self._clock = clock
         self._sleep = sleep
         key = api_key if api_key is not None else resolve_api_key(endpoint, env)
-        self._secrets = (key,) if key else ()
-        base_url = resolve_base_url(endpoint, env)
+        # Every configured key of the built-in endpoints too: a reply or an error body may
+        # echo any key the process holds, not only this endpoint's.
+        self.secrets = secret_values([key, *secrets, *endpoint_secrets(load_presets(), env)])
+        """Key values masked in errors; wrappers (cache, transcript) mask them too."""
+        self.base_url = resolve_base_url(endpoint, env)
         # The SDK types http_client as its vendored httpx2 client but accepts httpx's too.
         sdk_http = cast(Any, http_client)
         if endpoint.provider == "azure":
             self._sdk: openai.AsyncOpenAI = openai.AsyncAzureOpenAI(
                 api_key=key,
-                azure_endpoint=base_url,
+                azure_endpoint=self.base_url,
                 api_version=resolve_api_version(endpoint, env),
                 http_client=sdk_http,
                 max_retries=0,
-                timeout=timeout_s,
+                timeout=self.timeout_s,
             )
         else:
             self._sdk = openai.AsyncOpenAI(
                 api_key=key or _NO_KEY,
-                base_url=base_url,
+                base_url=self.base_url,
                 http_client=sdk_http,
                 max_retries=0,
-                timeout=timeout_s,
+                timeout=self.timeout_s,
             )
         # The SDK imports its chat resources on first use (~30 ms); pay that here, not inside the
         # first call of a run, where it would stall every concurrent request at once.
@@ -125,35 +145,118 @@ class OpenAICompatibleClient:
         """Close the SDK client and its HTTP connections."""
         await self._sdk.close()
 
-    async def complete(self, request: ChatRequest) -> ChatResponse:
+    async def complete(
+        self, request: ChatRequest, *, trace: CallTrace | None = None
+    ) -> ChatResponse:
         """Send ``request``, retrying transient failures per the retry policy.
 
-        Raises:
-            ModelCallError: the call failed after all attempts.
-            ModelOutputError: a JSON reply was asked for and none could be parsed.
-        """
-        return await self._retry.run(lambda: self._attempt(request), sleep=self._sleep)
+        The reply's content never raises: a reply that is not JSON comes back with
+        ``parsed=None``, its text and its usage. Every attempt is listed in
+        ``ChatResponse.attempts`` (or ``ModelCallError.attempts``) and, live, in ``trace``.
 
-    async def _attempt(self, request: ChatRequest) -> ChatResponse:
-        estimated = _estimate_request_tokens(request)
+        Raises:
+            ModelCallError: the request cannot fit the context window, or the call failed
+                after all attempts.
+        """
+        self._check_context_window(request)
+        trace = trace or CallTrace()
+        try:
+            response = await self._retry.run(
+                lambda: self._attempt(request, trace), sleep=self._sleep
+            )
+        except ModelCallError as error:
+            error.attempts = list(trace.attempts)
+            raise
+        response.attempts = list(trace.attempts)
+        return response
+
+    def _check_context_window(self, request: ChatRequest) -> None:
+        if self.context_window is None:
+            return
+        prompt = self.estimate_prompt_tokens(request)
+        output = self.max_tokens(request) or 0
+        if prompt + output <= self.context_window:
+            return
+        raise ModelCallError(
+            f"request to {self._where()} does not fit its context window of "
+            f"{self.context_window} tokens: about {prompt} prompt tokens (estimated) + "
+            f"{output} max_tokens; shorten the conversation, lower max_output_tokens, or set "
+            "context_window for a model that takes more",
+            endpoint=self.endpoint.name,
+            model=self.endpoint.model,
+            retryable=False,
+        )
+
+    def max_tokens(self, request: ChatRequest) -> int | None:
+        """Return the output budget sent: the request's, else the endpoint's for its role."""
+        if request.max_tokens is not None:
+            return request.max_tokens
+        return self.endpoint.output_budget(request.metadata.get("role"))
+
+    async def _attempt(self, request: ChatRequest, trace: CallTrace) -> ChatResponse:
+        estimated = self.estimate_prompt_tokens(request) + (self.max_tokens(request) or 0)
         slot: AbstractAsyncContextManager[None] = (
             self._limiter.slot(estimated) if self._limiter else nullcontext()
         )
         async with slot:
+            started_s = self._clock()
+            progress = StreamResult()
             try:
                 # The SDK's timeout is per read; this bounds the whole call, slow drips included.
                 async with asyncio.timeout(self.timeout_s):
                     if request.stream:
-                        response = await self._stream(request)
+                        response = await self._stream(request, progress, trace)
                     else:
-                        response = await self._once(request)
-            except openai.OpenAIError as exc:
-                raise self._to_call_error(exc) from exc
-            except (TimeoutError, httpx.TransportError) as exc:
-                raise self._to_call_error(exc) from exc
+                        response = await self._once(request, trace)
+            except asyncio.CancelledError:
+                # Cancelled from outside (a hedge's loser, a deadline): the server was
+                # working on it, so it is still an attempt with a cost.
+                self._record_failure(trace, request, progress, started_s, "cancelled", True)
+                raise
+            except (openai.OpenAIError, TimeoutError, httpx.TransportError, ModelCallError) as exc:
+                error = exc if isinstance(exc, ModelCallError) else self._to_call_error(exc)
+                billed = _reached_the_model(exc)
+                self._record_failure(trace, request, progress, started_s, str(error), billed)
+                if error is exc:
+                    raise
+                raise error from exc
+        trace.attempts.append(
+            Attempt(
+                duration_s=self._clock() - started_s,
+                usage=response.usage,
+                reply_text=response.text,
+            )
+        )
         if self._limiter is not None:
             self._limiter.record_tokens(estimated, response.usage.total_tokens)
         return response
+
+    def _record_failure(
+        self,
+        trace: CallTrace,
+        request: ChatRequest,
+        progress: StreamResult,
+        started_s: float,
+        error: str,
+        billed: bool,
+    ) -> None:
+        """Record a failed attempt; one the server worked on is billed (estimated if unsaid)."""
+        text = "".join(progress.parts)
+        if progress.prompt_tokens is not None and progress.completion_tokens is not None:
+            usage = to_usage(
+                self.endpoint,
+                progress.prompt_tokens,
+                progress.completion_tokens,
+                progress.cached_prompt_tokens,
+            )
+        elif billed:
+            # The server took the prompt (a timeout, a drop, a cancel) but reported nothing.
+            usage = self._estimated_usage(request, text)
+        else:
+            usage = Usage()  # refused before any work: an HTTP error status, no connection
+        trace.attempts.append(
+            Attempt(duration_s=self._clock() - started_s, usage=usage, error=error, reply_text=text)
+        )
 
     def _params(self, request: ChatRequest) -> dict[str, Any]:
         params: dict[str, Any] = {
@@ -163,8 +266,9 @@ class OpenAICompatibleClient:
         }
         if request.temperature is not None:
             params["temperature"] = request.temperature
-        if request.max_tokens is not None:
-            params["max_tokens"] = request.max_tokens
+        max_tokens = self.max_tokens(request)
+        if max_tokens is not None:
+            params["max_tokens"] = max_tokens
         if request.tools:
             params["tools"] = request.tools
         if request.response_schema is not None and self.endpoint.supports_json_schema:
@@ -180,11 +284,12 @@ class OpenAICompatibleClient:
             params["extra_body"] = dict(self.endpoint.extra_params)
         return params
 
-    async def _once(self, request: ChatRequest) -> ChatResponse:
+    async def _once(self, request: ChatRequest, trace: CallTrace) -> ChatResponse:
         started_s = self._clock()
         raw = await self._sdk.chat.completions.with_raw_response.create(**self._params(request))
         completion = cast(ChatCompletion, raw.parse())
         ended_s = self._clock()
+        trace.first_token.set()
         choice = completion.choices[0] if completion.choices else None
         text = (choice.message.content if choice else None) or ""
         tool_calls = [
@@ -192,12 +297,17 @@ class OpenAICompatibleClient:
             for call in ((choice.message.tool_calls if choice else None) or [])
         ]
         if completion.usage is not None:
+            details = completion.usage.prompt_tokens_details
             usage = to_usage(
-                self.endpoint, completion.usage.prompt_tokens, completion.usage.completion_tokens
+                self.endpoint,
+                completion.usage.prompt_tokens,
+                completion.usage.completion_tokens,
+                (details.cached_tokens or 0) if details else 0,
             )
+            self._calibrate(request, usage.prompt_tokens)
         else:
             usage = self._estimated_usage(request, text)
-        parsed, field_times = _parse_reply(request, text, tool_calls, ended_s)
+        parsed, field_times = _parse(request, text, tool_calls, ended_s)
         return ChatResponse(
             text=text,
             parsed=parsed,
@@ -207,11 +317,13 @@ class OpenAICompatibleClient:
             model=completion.model or self.endpoint.model,
             endpoint=self.endpoint.name,
             chunks_read=1,
-            intended_latency_s=_header_float(raw.headers, INTENDED_LATENCY_HEADER),
+            intended_latency_s=header_float(raw.headers, INTENDED_LATENCY_HEADER),
             field_times=field_times,
         )
 
-    async def _stream(self, request: ChatRequest) -> ChatResponse:
+    async def _stream(
+        self, request: ChatRequest, progress: StreamResult, trace: CallTrace
+    ) -> ChatResponse:
         params = self._params(request)
         params["stream"] = True
         if self.endpoint.supports_stream_usage:
@@ -222,19 +334,26 @@ class OpenAICompatibleClient:
         chunks = aiter(stream)
         try:
             result = await read_stream(
-                chunks, request, self._clock, objects_only=_wants_object(request)
+                chunks,
+                request,
+                self._clock,
+                objects_only=wants_object(request),
+                result=progress,
+                on_first_token=trace.first_token.set,
             )
         finally:
+            # Closing the response closes the connection, so a server still generating (after
+            # an early stop, a timeout or a cancel) sees the client go and can stop.
             await stream.close()
             await _unwind(chunks)
         ended_s = self._clock()
         if not result.finished and not result.stopped_early:
             raise ModelCallError(
-                f"stream from endpoint {self.endpoint.name!r} (model {self.endpoint.model!r}) "
-                f"ended before the reply finished, after {result.chunks_read} chunks",
+                f"stream from {self._where()} ended before the reply finished, after "
+                f"{result.chunks_read} chunks",
                 endpoint=self.endpoint.name,
                 model=self.endpoint.model,
-                body=result.text,
+                body=scrub(result.text, self.secrets),
                 retryable=True,
             )
         return self._stream_response(request, raw.headers, result, started_s, ended_s)
@@ -248,7 +367,13 @@ class OpenAICompatibleClient:
         ended_s: float,
     ) -> ChatResponse:
         if result.prompt_tokens is not None and result.completion_tokens is not None:
-            usage = to_usage(self.endpoint, result.prompt_tokens, result.completion_tokens)
+            usage = to_usage(
+                self.endpoint,
+                result.prompt_tokens,
+                result.completion_tokens,
+                result.cached_prompt_tokens,
+            )
+            self._calibrate(request, usage.prompt_tokens)
         else:
             usage = self._estimated_usage(request, result.text)
         scanner = result.scanner
@@ -256,10 +381,14 @@ class OpenAICompatibleClient:
             parsed: Any = scanner.value
             field_times = dict(result.field_times)
             _deliver_missing_fields(request, parsed, field_times, ended_s)
+        elif scanner is not None and result.stopped_early:
+            # Stopped after the fields asked for: the object read so far is the answer.
+            parsed = dict(scanner.fields)
+            field_times = dict(result.field_times)
         else:
-            parsed, field_times = _parse_reply(request, result.text, result.tool_calls, ended_s)
+            parsed, field_times = _parse(request, result.text, result.tool_calls, ended_s)
         offsets_ms = _chunk_offsets_ms(headers)
-        intended = _header_float(headers, INTENDED_LATENCY_HEADER)
+        intended = header_float(headers, INTENDED_LATENCY_HEADER)
         skipped = None
         if offsets_ms and result.stopped_early:
             skipped = max(0, len(offsets_ms) - result.chunks_read)
@@ -285,52 +414,47 @@ class OpenAICompatibleClient:
         )
 
     def _estimated_usage(self, request: ChatRequest, text: str) -> Usage:
-        prompt = _estimate_request_tokens(request, include_max=False)
-        usage = to_usage(self.endpoint, prompt, estimate_tokens(text))
-        return Usage(usage.prompt_tokens, usage.completion_tokens, usage.cost_usd, estimated=True)
+        prompt = self.estimate_prompt_tokens(request)
+        return to_usage(self.endpoint, prompt, estimate_tokens(text), estimated=True)
+
+    def estimate_prompt_tokens(self, request: ChatRequest) -> int:
+        """Estimate the prompt tokens of ``request``, scaled to what this server has counted.
+
+        Four characters per token is far off for some tokenizers and texts (JSON, ZIP lists:
+        5,032 estimated vs 8,968 counted by llama.cpp), so once the server has reported
+        usage, estimates use its observed tokens per estimated token.
+        """
+        rough = estimate_prompt_tokens(request.messages, request.tools)
+        if self._rough_seen and self._counted_seen:
+            return round(rough * self._counted_seen / self._rough_seen)
+        return rough
+
+    def _calibrate(self, request: ChatRequest, counted_prompt_tokens: int) -> None:
+        if counted_prompt_tokens > 0:
+            self._rough_seen += estimate_prompt_tokens(request.messages, request.tools)
+            self._counted_seen += counted_prompt_tokens
+
+    def _where(self) -> str:
+        return describe(self.endpoint)
 
     def _to_call_error(self, exc: BaseException) -> ModelCallError:
-        where = f"endpoint {self.endpoint.name!r} (model {self.endpoint.model!r})"
-        common: dict[str, Any] = {"endpoint": self.endpoint.name, "model": self.endpoint.model}
-        if isinstance(exc, openai.APITimeoutError | TimeoutError | httpx.TimeoutException):
-            return ModelCallError(
-                f"call to {where} timed out after {self.timeout_s:g}s", retryable=True, **common
-            )
-        if isinstance(exc, openai.APIStatusError):
-            status = exc.status_code
-            body = scrub(_body_text(exc), self._secrets)
-            message = f"{where} returned HTTP {status}: {excerpt(body)}"
-            retry_after = _header_float(exc.response.headers, "retry-after")
-            if retry_after is not None and status in (429, 503):
-                return RetryAfterError(
-                    message, retry_after_s=retry_after, status=status, body=body, **common
-                )
-            retryable = status in (408, 409, 429) or status >= 500
-            return ModelCallError(message, status=status, body=body, retryable=retryable, **common)
-        if isinstance(exc, openai.APIConnectionError | httpx.TransportError):
-            cause = exc.__cause__ or exc
-            detail = scrub(f"{type(cause).__name__}: {cause}", self._secrets)
-            return ModelCallError(
-                f"connection to {where} failed or dropped: {excerpt(detail)}",
-                retryable=True,
-                **common,
-            )
-        detail = scrub(f"{type(exc).__name__}: {exc}", self._secrets)
-        return ModelCallError(f"call to {where} failed: {excerpt(detail)}", **common)
+        return to_call_error(exc, self.endpoint, timeout_s=self.timeout_s, secrets=self.secrets)
 
 
-def _wants_object(request: ChatRequest) -> bool:
-    schema = request.response_schema or {}
-    return schema.get("type") == "object" or bool(request.watch_fields)
+def _reached_the_model(exc: BaseException) -> bool:
+    """Whether a failed attempt got as far as the model (so it may be billed)."""
+    if isinstance(exc, openai.APIStatusError):
+        return False  # refused with an error status before any generation
+    cause = exc.__cause__ if isinstance(exc, openai.APIConnectionError) else exc
+    return not isinstance(cause, httpx.ConnectError | httpx.ConnectTimeout)
 
 
-def _parse_reply(
+def _parse(
     request: ChatRequest, text: str, tool_calls: list[dict[str, Any]], now: float
 ) -> tuple[Any, dict[str, float]]:
-    wants_json = bool(request.response_schema or request.watch_fields or request.early_stop)
-    if not wants_json or (tool_calls and not text.strip()):
+    if tool_calls and not text.strip():
         return None, {}
-    parsed = extract_json(text, prefer="object" if _wants_object(request) else None)
+    parsed = parse_reply(request, text)
     field_times: dict[str, float] = {}
     _deliver_missing_fields(request, parsed, field_times, now)
     return parsed, field_times
@@ -347,23 +471,6 @@ def _deliver_missing_fields(
             field_times[name] = now
             if request.on_field is not None:
                 request.on_field(name, parsed[name])
-
-
-def _estimate_request_tokens(request: ChatRequest, *, include_max: bool = True) -> int:
-    chars = sum(len(str(message.get("content", ""))) for message in request.messages)
-    if request.tools:
-        chars += len(json.dumps(request.tools))
-    return (chars + 3) // 4 + ((request.max_tokens or 0) if include_max else 0)
-
-
-def _header_float(headers: httpx.Headers | Mapping[str, str], name: str) -> float | None:
-    value = headers.get(name)
-    if value is None:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        return None
 
 
 async def _unwind(chunks: AsyncIterator[Any]) -> None:
@@ -386,12 +493,3 @@ def _chunk_offsets_ms(headers: httpx.Headers | Mapping[str, str]) -> list[float]
         return [float(part) for part in raw.split(",")]
     except ValueError:
         return []
-
-
-def _body_text(exc: openai.APIStatusError) -> str:
-    if exc.body is not None:
-        return exc.body if isinstance(exc.body, str) else json.dumps(exc.body)
-    try:
-        return exc.response.text
-    except Exception:  # the body of a streamed error may be unread
-        return exc.message

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -14,6 +14,7 @@ from igent.errors import ConfigError
 
 Provider = Literal["openai", "azure", "openai_compatible"]
 PRESETS_SOURCE = "igent/llm/endpoints.yaml"
+Tokens = Annotated[int, Field(ge=1)]
 
 
 class Endpoint(BaseModel):
@@ -36,9 +37,35 @@ class Endpoint(BaseModel):
     supports_stream_usage: bool = False
     price_input_per_1m: float = Field(default=0.0, ge=0)
     price_output_per_1m: float = Field(default=0.0, ge=0)
+    price_cached_input_per_1m: float | None = Field(
+        default=None, ge=0, description="Price of cached prompt tokens; unset = the input price."
+    )
     max_concurrency: int | None = Field(default=None, ge=1, description="Calls in flight at most.")
     requests_per_minute: float | None = Field(default=None, gt=0, description="Request limit.")
     tokens_per_minute: float | None = Field(default=None, gt=0, description="Token limit.")
+    timeout_s: float | None = Field(
+        default=None, gt=0, description="Seconds one attempt may take; unset = the client default."
+    )
+    max_attempts: int | None = Field(
+        default=None, ge=1, description="Attempts per call, retries included; unset = default."
+    )
+    context_window: int | None = Field(
+        default=None, ge=1, description="Prompt plus output tokens the model accepts."
+    )
+    ttft_p90_s: float | None = Field(
+        default=None, ge=0, description="Time to first token, 90th percentile: the hedge delay."
+    )
+    max_output_tokens: Tokens | dict[str, Tokens] | None = Field(
+        default=None,
+        description="Output token budget: one number, or per role (matcher, critic, pricer, ...).",
+    )
+
+    def output_budget(self, role: str | None = None) -> int | None:
+        """Return the output token budget for ``role`` (or the endpoint's single one)."""
+        budget = self.max_output_tokens
+        if isinstance(budget, dict):
+            return budget.get(role or "", budget.get("default"))
+        return budget
 
 
 class EndpointRegistry(BaseModel):
@@ -161,6 +188,17 @@ def resolve_api_key(endpoint: Endpoint, env: Mapping[str, str]) -> str | None:
             "or pass api_key= to OpenAICompatibleClient"
         )
     return key
+
+
+def endpoint_secrets(registry: EndpointRegistry, env: Mapping[str, str]) -> tuple[str, ...]:
+    """Return every key value configured in ``env`` for any endpoint of ``registry``.
+
+    Redaction masks these exact values, so a key that does not look like ``sk-...`` (or a
+    reply that echoes it) is still never written anywhere.
+    """
+    names = {e.api_key_env for e in registry.endpoints.values() if e.api_key_env}
+    values = {env.get(name, "").strip() for name in names}
+    return tuple(sorted(value for value in values if value))
 
 
 def resolve_base_url(endpoint: Endpoint, env: Mapping[str, str]) -> str:

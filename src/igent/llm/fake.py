@@ -7,8 +7,8 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from igent.llm.json_extract import extract_json
-from igent.llm.types import CallTiming, ChatRequest, ChatResponse, Usage
+from igent.llm.json_extract import parse_reply
+from igent.llm.types import Attempt, CallTiming, ChatRequest, ChatResponse, Usage
 
 Reply = str | dict[str, Any] | list[Any] | BaseException
 ReplyFunction = Callable[[ChatRequest], Reply]
@@ -18,7 +18,9 @@ class FakeChatClient:
     """Answer from a queue of scripted replies, or from a function of the request.
 
     A reply is text, a JSON-able value (sent as its JSON text) or an exception to raise.
-    Every request is kept in ``requests`` for asserts on prompts.
+    Every request is kept in ``requests`` for asserts on prompts. Like the real client, a
+    reply that is not JSON comes back with ``parsed=None``; each reply is one attempt
+    costing ``usage``.
     """
 
     def __init__(
@@ -28,11 +30,13 @@ class FakeChatClient:
         function: ReplyFunction | None = None,
         model: str = "mock",
         endpoint: str = "mock",
+        usage: Usage | None = None,
     ) -> None:
         self._queue: deque[Reply] = deque(replies)
         self._function = function
         self.model = model
         self.endpoint_name = endpoint
+        self.usage = usage or Usage()
         self.requests: list[ChatRequest] = []
         self.closed = False
 
@@ -52,8 +56,7 @@ class FakeChatClient:
         if isinstance(reply, BaseException):
             raise reply
         text = reply if isinstance(reply, str) else json.dumps(reply)
-        wants_json = bool(request.response_schema or request.watch_fields or request.early_stop)
-        parsed = extract_json(text) if wants_json else None
+        parsed = parse_reply(request, text)
         field_times: dict[str, float] = {}
         if isinstance(parsed, dict):
             for name in request.watch_fields:
@@ -65,11 +68,12 @@ class FakeChatClient:
             text=text,
             parsed=parsed,
             tool_calls=[],
-            usage=Usage(),
+            usage=self.usage,
             timing=CallTiming(started_s=0.0, first_token_s=None, last_token_s=0.0),
             model=self.model,
             endpoint=self.endpoint_name,
             field_times=field_times,
+            attempts=[Attempt(duration_s=0.0, usage=self.usage, reply_text=text)],
         )
 
     async def aclose(self) -> None:

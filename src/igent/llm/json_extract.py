@@ -7,11 +7,46 @@ import re
 from typing import Any, Literal
 
 from igent.errors import ModelOutputError, excerpt
+from igent.llm.types import ChatRequest
 
 JsonKind = Literal["object", "array"]
 
 _FENCE = re.compile(r"```(?:json|JSON)?[ \t]*\r?\n?(.*?)```", re.DOTALL)
 _DECODER = json.JSONDecoder()
+
+
+def wants_json(request: ChatRequest) -> bool:
+    """Return whether ``request`` asks for a JSON reply: the one rule client, stream, fake use."""
+    return bool(
+        request.response_schema
+        or request.watch_fields
+        or request.early_stop
+        or request.stop_after_fields
+    )
+
+
+def wants_object(request: ChatRequest) -> bool:
+    """Return whether the JSON asked for is an object (so a leading ``[...]`` is prose)."""
+    schema = request.response_schema or {}
+    return (
+        schema.get("type") == "object"
+        or bool(request.watch_fields)
+        or bool(request.stop_after_fields)
+    )
+
+
+def parse_reply(request: ChatRequest, text: str) -> Any | None:
+    """Return the reply's JSON when ``request`` wants JSON and ``text`` has some, else None.
+
+    Never raises: whether a reply is acceptable is the caller's (the agent's) decision, and a
+    billed reply must reach it with its usage whatever its content.
+    """
+    if not wants_json(request):
+        return None
+    try:
+        return extract_json(text, prefer="object" if wants_object(request) else None)
+    except ModelOutputError:
+        return None
 
 
 def extract_json(text: str, *, prefer: JsonKind | None = None) -> Any:

@@ -7,6 +7,9 @@ closes, and when each top-level field's value is complete: a string once its clo
 quote is seen, a container once its bracket closes, a number/literal once the next ``,``
 or ``}`` is seen. A partly streamed value is never delivered.
 
+Every completed top-level field is kept in ``fields``, so a reader asked to stop after some
+fields (``ChatRequest.stop_after_fields``) can return the partial object read so far.
+
 Values are decoded with jiter (the parser behind pydantic-core). Its partial mode alone cannot
 say where a value ends when prose follows it, nor whether a streamed number is complete, so
 the scanner tracks the structure and hands jiter exact, complete slices.
@@ -15,13 +18,14 @@ the scanner tracks the structure and hands jiter exact, complete slices.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import jiter
 from openai.types.chat import ChatCompletionChunk
 
+from igent.llm.json_extract import wants_json
 from igent.llm.types import ChatRequest, Clock
 
 _IN_STRING = re.compile(r'["\\]')
@@ -136,14 +140,15 @@ class JsonStreamScanner:
             return
         self._value_done = True
         key = self._key
-        if key is None or key not in self._watch or key in self.fields:
+        if key is None or key in self.fields:
             return
         try:
             value = jiter.from_json(self._buf[self._value_start : end].strip().encode())
         except ValueError:
             return
         self.fields[key] = value
-        completed.append((key, value))
+        if key in self._watch:
+            completed.append((key, value))
 
     def _close(self, index: int) -> None:
         assert self._start is not None
@@ -152,6 +157,7 @@ class JsonStreamScanner:
             self.value = jiter.from_json(self._buf[start : index + 1].encode())
         except ValueError:
             # Brackets in prose ("see [1]") or a broken value: look for the next candidate.
+            self.fields = {}
             self._reset()
             self._pos = start + 1
             return
@@ -163,9 +169,12 @@ class StreamResult:
     """What was read from one streamed completion."""
 
     text: str = ""
+    parts: list[str] = field(default_factory=list)
+    """Content pieces read so far; still there when reading fails part-way."""
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    cached_prompt_tokens: int = 0
     model: str | None = None
     first_token_s: float | None = None
     last_token_s: float | None = None
@@ -182,21 +191,29 @@ async def read_stream(
     clock: Clock,
     *,
     objects_only: bool = False,
+    result: StreamResult | None = None,
+    on_first_token: Callable[[], None] | None = None,
 ) -> StreamResult:
     """Consume ``chunks``, delivering watched fields and stopping early when asked.
 
-    The caller owns the stream and must close it; after an early stop it has not been
-    read to the end.
+    Reading stops once the top-level JSON value is complete (``early_stop``) or once every
+    field of ``stop_after_fields`` is. ``result``, when given, is filled as reading goes, so
+    the caller still has the text and usage read so far if the stream fails. The caller owns
+    the stream and must close it; after an early stop it has not been read to the end.
     """
-    result = StreamResult()
-    wants_json = bool(request.response_schema or request.watch_fields or request.early_stop)
+    result = StreamResult() if result is None else result
     scanner = (
-        JsonStreamScanner(watch_fields=request.watch_fields, objects_only=objects_only)
-        if wants_json
+        JsonStreamScanner(
+            watch_fields=(*request.watch_fields, *request.stop_after_fields),
+            objects_only=objects_only or bool(request.stop_after_fields),
+        )
+        if wants_json(request)
         else None
     )
     result.scanner = scanner
-    parts: list[str] = []
+    stop_after = frozenset(request.stop_after_fields)
+    watched = frozenset(request.watch_fields)
+    parts = result.parts
     calls: dict[int, dict[str, Any]] = {}
     async for chunk in chunks:
         result.chunks_read += 1
@@ -205,6 +222,8 @@ async def read_stream(
         if chunk.usage is not None:
             result.prompt_tokens = chunk.usage.prompt_tokens
             result.completion_tokens = chunk.usage.completion_tokens
+            details = chunk.usage.prompt_tokens_details
+            result.cached_prompt_tokens = (details.cached_tokens or 0) if details else 0
         for choice in chunk.choices[:1]:
             if choice.finish_reason is not None:
                 result.finished = True
@@ -213,20 +232,26 @@ async def read_stream(
                 _merge_tool_call(calls, call.index, call.model_dump(exclude_none=True))
                 if result.first_token_s is None:
                     result.first_token_s = now
+                    if on_first_token is not None:
+                        on_first_token()
                 result.last_token_s = now
             if not delta.content:
                 continue
             if result.first_token_s is None:
                 result.first_token_s = now
+                if on_first_token is not None:
+                    on_first_token()
             result.last_token_s = now
             parts.append(delta.content)
             if scanner is None:
                 continue
             for name, value in scanner.feed(delta.content):
                 result.field_times[name] = now
-                if request.on_field is not None:
+                if request.on_field is not None and name in watched:
                     request.on_field(name, value)
-            if request.early_stop and scanner.done:
+            if (request.early_stop and scanner.done) or (
+                stop_after and stop_after <= scanner.fields.keys()
+            ):
                 result.stopped_early = True
                 break
         if result.stopped_early:

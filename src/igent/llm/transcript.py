@@ -1,4 +1,8 @@
-"""Append each model call to a JSON Lines transcript, with secrets removed."""
+"""Append each model call to a JSON Lines transcript, with secrets removed.
+
+A record holds the request, then the response or the error, and ``attempts``: every HTTP
+attempt the client made (retries included) with its time, usage, error and full reply text.
+"""
 
 from __future__ import annotations
 
@@ -9,26 +13,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from igent.errors import IgentError, StoreError
-from igent.llm.client import ChatClient, scrub
+from igent.errors import IgentError, ModelCallError, StoreError
+from igent.llm.client import ChatClient
+from igent.llm.redaction import redact, secret_values
 from igent.llm.types import ChatRequest, ChatResponse
 
-_SECRET_KEYS = frozenset({"api_key", "authorization", "api-key", "x-api-key", "password"})
-
-
-def redact(value: Any, secrets: tuple[str, ...] = ()) -> Any:
-    """Drop secret-named keys and mask key-like strings anywhere in ``value``."""
-    if isinstance(value, dict):
-        return {
-            key: redact(item, secrets)
-            for key, item in value.items()
-            if str(key).lower() not in _SECRET_KEYS
-        }
-    if isinstance(value, list | tuple):
-        return [redact(item, secrets) for item in value]
-    if isinstance(value, str):
-        return scrub(value, secrets)
-    return value
+__all__ = ["TranscriptClient", "TranscriptWriter", "redact"]
 
 
 class TranscriptWriter:
@@ -36,7 +26,11 @@ class TranscriptWriter:
 
     def __init__(self, path: Path, *, secrets: Sequence[str] = ()) -> None:
         self.path = path
-        self._secrets = tuple(secret for secret in secrets if secret)
+        self._secrets = secret_values(secrets)
+
+    def add_secrets(self, secrets: Sequence[str]) -> None:
+        """Mask these values too from now on (e.g. the keys of a client being wrapped)."""
+        self._secrets = secret_values([*self._secrets, *secrets])
 
     def write(self, record: dict[str, Any]) -> None:
         """Append ``record`` after redaction."""
@@ -50,7 +44,7 @@ class TranscriptWriter:
 
 
 class TranscriptClient:
-    """A `ChatClient` that records every request and its reply or error."""
+    """A `ChatClient` that records every request and its reply or error, attempt by attempt."""
 
     def __init__(
         self, inner: ChatClient, writer: TranscriptWriter, *, now: Callable[[], float] = time.time
@@ -58,6 +52,8 @@ class TranscriptClient:
         self._inner = inner
         self._writer = writer
         self._now = now
+        self.secrets: tuple[str, ...] = tuple(getattr(inner, "secrets", ()))
+        writer.add_secrets(self.secrets)
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
         """Call ``inner`` and append the exchange to the transcript."""
@@ -66,9 +62,12 @@ class TranscriptClient:
             response = await self._inner.complete(request)
         except IgentError as exc:
             record["error"] = {"type": type(exc).__name__, "message": str(exc)}
+            if isinstance(exc, ModelCallError):
+                record["attempts"] = [asdict(attempt) for attempt in exc.attempts]
             self._writer.write(record)
             raise
         record["response"] = _response_record(response)
+        record["attempts"] = record["response"].pop("attempts")
         self._writer.write(record)
         return response
 
@@ -84,6 +83,7 @@ def _request_record(request: ChatRequest) -> dict[str, Any]:
         "response_schema": request.response_schema,
         "stream": request.stream,
         "early_stop": request.early_stop,
+        "stop_after_fields": list(request.stop_after_fields),
         "temperature": request.temperature,
         "max_tokens": request.max_tokens,
         "metadata": request.metadata,

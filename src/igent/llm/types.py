@@ -46,6 +46,8 @@ class Usage:
     cost_usd: float = 0.0
     estimated: bool = False
     """True when some tokens were estimated because the endpoint reported none."""
+    cached_prompt_tokens: int = 0
+    """Prompt tokens the provider served from its prompt cache (part of ``prompt_tokens``)."""
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
@@ -53,6 +55,7 @@ class Usage:
             completion_tokens=self.completion_tokens + other.completion_tokens,
             cost_usd=self.cost_usd + other.cost_usd,
             estimated=self.estimated or other.estimated,
+            cached_prompt_tokens=self.cached_prompt_tokens + other.cached_prompt_tokens,
         )
 
     @property
@@ -99,6 +102,8 @@ class ChatResponse:
     cached: bool = False
     field_times: dict[str, float] = field(default_factory=dict)
     """Clock reading at which each watched field became available."""
+    attempts: list[Attempt] = field(default_factory=list)
+    """Every HTTP attempt made for this call, failed ones first; the last one answered."""
 
 
 @dataclass(frozen=True)

@@ -1,31 +1,73 @@
-"""Token cost from endpoint prices, and totals per registration and per run."""
+"""Token cost from endpoint prices, token estimates, and totals per registration and per run.
+
+Estimates count about four characters per token. tiktoken would count exactly for OpenAI
+models, but it downloads its BPE files on first use, which an offline machine cannot do, so
+every estimate is marked ``Usage.estimated`` instead.
+"""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from typing import Any
 
 from igent.llm.endpoints import Endpoint
 from igent.llm.types import Usage
 
+CHARS_PER_TOKEN = 4
+MESSAGE_OVERHEAD_TOKENS = 4
+"""Tokens the chat template adds per message (role markers), as OpenAI documents for gpt-4o."""
 
-def cost_usd(endpoint: Endpoint, prompt_tokens: int, completion_tokens: int) -> float:
-    """Return the USD cost of a call at the endpoint's per-million-token prices."""
+
+def cost_usd(
+    endpoint: Endpoint, prompt_tokens: int, completion_tokens: int, cached_prompt_tokens: int = 0
+) -> float:
+    """Return the USD cost of a call at the endpoint's per-million-token prices.
+
+    ``cached_prompt_tokens`` are part of ``prompt_tokens`` and cost the cached-input price.
+    """
+    cached = min(max(cached_prompt_tokens, 0), prompt_tokens)
+    cached_price = endpoint.price_cached_input_per_1m
+    if cached_price is None:
+        cached_price = endpoint.price_input_per_1m
     return (
-        prompt_tokens * endpoint.price_input_per_1m
+        (prompt_tokens - cached) * endpoint.price_input_per_1m
+        + cached * cached_price
         + completion_tokens * endpoint.price_output_per_1m
     ) / 1_000_000
 
 
-def to_usage(endpoint: Endpoint, prompt_tokens: int, completion_tokens: int) -> Usage:
+def to_usage(
+    endpoint: Endpoint,
+    prompt_tokens: int,
+    completion_tokens: int,
+    cached_prompt_tokens: int = 0,
+    *,
+    estimated: bool = False,
+) -> Usage:
     """Return a `Usage` with its cost filled in."""
     return Usage(
-        prompt_tokens, completion_tokens, cost_usd(endpoint, prompt_tokens, completion_tokens)
+        prompt_tokens,
+        completion_tokens,
+        cost_usd(endpoint, prompt_tokens, completion_tokens, cached_prompt_tokens),
+        estimated=estimated,
+        cached_prompt_tokens=cached_prompt_tokens,
     )
 
 
 def estimate_tokens(text: str) -> int:
     """Roughly count tokens (about four characters each) when an endpoint reports none."""
-    return (len(text) + 3) // 4
+    return (len(text) + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN
+
+
+def estimate_prompt_tokens(
+    messages: list[dict[str, str]], tools: list[dict[str, Any]] | None = None
+) -> int:
+    """Roughly count the prompt tokens of ``messages`` and ``tools``."""
+    chars = sum(len(str(message.get("content", ""))) for message in messages)
+    if tools:
+        chars += len(json.dumps(tools))
+    return estimate_tokens("x" * chars) + MESSAGE_OVERHEAD_TOKENS * len(messages)
 
 
 @dataclass
