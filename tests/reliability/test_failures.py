@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from igent.cli import app
+from igent.cli.errors import run_guarded
 from igent.errors import ModelCallError
 from igent.llm import ChatRequest, ChatResponse, FakeChatClient, OpenAICompatibleClient
 from igent.workflows import InputPaths, Runner, RunOptions, mock_client, resolve_constellation
@@ -253,3 +255,16 @@ def test_trusting_the_model_an_unapproved_answer_is_recorded_and_never_booked(
     assert {m["reason"] for m in matches} == {"critic_not_approved"}
     assert "did not approve" in matches[0]["message"]
     assert orders == [] and used(capacity) == 0
+
+
+def test_run_flags_set_timeout_attempts_deadline_and_trust(tmp_path: Path) -> None:
+    args = ["run", "p1m1_p2m2", "--model", "mock", "--max-items", "2", "--quiet"]
+    args += ["--campaign-date", "2026-06-01", "--out", str(tmp_path / "run")]
+    args += ["--timeout", "5", "--max-attempts", "2", "--deadline", "30", "--trust-model"]
+
+    assert run_guarded(app, args) == 0
+
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    options = summary["options"]
+    assert (options["timeout_s"], options["max_attempts"], options["deadline_s"]) == (5, 2, 30)
+    assert options["trust_model"] is True
