@@ -241,6 +241,7 @@ def test_an_answer_the_critic_never_approved_is_replaced_by_the_rules_answer(
     assert summary["accuracy"]["final_price"] == 1.0
     unapproved = [m for m in matches if m["source"] == "unapproved_rules"]
     assert all(m["status"] in ("matched", "no_match") for m in unapproved)
+    assert all("did not approve" in m["message"] for m in unapproved if m["supplier_id"])
 
 
 def test_trusting_the_model_an_unapproved_answer_is_recorded_and_never_booked(

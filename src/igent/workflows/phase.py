@@ -44,8 +44,6 @@ class PhaseResult:
     validation_s: float = 0.0
     error: str | None = None
     failure: PhaseFailure | None = None
-    last_answer: dict[str, Any] | None = None
-    """The answerer's last readable answer, kept to explain an override."""
 
 
 @dataclass
@@ -122,7 +120,6 @@ async def run_phase(job: PhaseJob) -> PhaseResult:
             conversation.append({"role": "user", "content": _format_feedback(parse_error)})
             continue
         last_parsed = reply.parsed
-        result.last_answer = normalize_proposal(reply.parsed)
         started = job.clock()
         report = job.validate(reply.parsed)
         result.validation_s += job.clock() - started

@@ -248,7 +248,7 @@ class Pipeline:
             "record_index": record.record_index,
             "status": "matched" if supplier_id else "no_match",
             "reason": None,
-            "message": booking.message,
+            "message": booking.message or _fallback_note(p1, booking.source),
             "source": booking.source,
             "candidates": candidates_for(rules_now, supplier_id),
         }
@@ -308,6 +308,8 @@ class Pipeline:
             purchase_order = {**p2.answer, "source": p2.source}
             if p2.source in RULES_SOURCES:
                 purchase_order["lines"] = [line.model_dump() for line in expected_po.lines]
+                if note := _fallback_note(p2, p2.source):
+                    purchase_order["message"] = note
         timing.phase2_s = self.clock() - phase2_started
         timing.total_s = self.clock() - started
         grading = self._grade(record, p1, p2, match, booking.used, purchase_order)
@@ -344,7 +346,7 @@ class Pipeline:
             problem = None if report.is_valid else "; ".join(report.violations)
         if problem is not None:
             p2.answer, p2.source = rules_po, "validator_override"
-            p2.error = f"the model's purchase order was replaced by the rules': {problem}"
+            p2.error = f"the model's purchase order breaks the rules: {problem}"
         return None
 
     def _unfinished(
@@ -539,6 +541,13 @@ def match_answer_from(match: Mapping[str, Any]) -> dict[str, Any]:
         "num_panels": match.get("num_panels"),
         "num_batteries": match.get("num_batteries", 0),
     }
+
+
+def _fallback_note(result: PhaseResult, source: str) -> str:
+    """Say why the rules answered in the model's place, when they did."""
+    if source == result.source and source != "rules" and source in RULES_SOURCES and result.error:
+        return f"the rules answer was booked ({source}): {result.error}"
+    return ""
 
 
 def _endpoint_concurrency(client: ChatClient) -> int | None:
