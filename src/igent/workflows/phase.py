@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -80,6 +81,34 @@ def fatal_error(exc: ModelCallError) -> ModelCallError:
         status=exc.status,
         body=exc.body_excerpt,
     )
+
+
+class Deadline:
+    """The per-registration time limit (``--deadline``) shared by both phases."""
+
+    def __init__(self, limit_s: float | None) -> None:
+        self.limit_s = limit_s
+        self._ends: float | None = None
+        if limit_s is not None:
+            self._ends = asyncio.get_running_loop().time() + limit_s
+
+    async def run(self, job: PhaseJob) -> PhaseResult:
+        """Run ``job``; when the time is up, return a result that says so."""
+        if self._ends is None:
+            return await run_phase(job)
+        limit = asyncio.timeout_at(self._ends)
+        try:
+            async with limit:
+                return await run_phase(job)
+        except TimeoutError:
+            if not limit.expired():
+                raise
+        return PhaseResult(
+            answer=None,
+            source="fallback_no_match",
+            failure="deadline",
+            error=f"the registration's deadline of {self.limit_s:g} s passed (--deadline)",
+        )
 
 
 async def run_phase(job: PhaseJob) -> PhaseResult:

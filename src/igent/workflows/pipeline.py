@@ -33,9 +33,9 @@ from igent.workflows.booking import (
     unsafe_purchase_order,
 )
 from igent.workflows.constellation import Constellation, PhaseSpec
-from igent.workflows.explanation import candidates_for, disagreement
+from igent.workflows.explanation import candidates_for, disagreement, grade_match
 from igent.workflows.options import RunOptions
-from igent.workflows.phase import PhaseJob, PhaseResult, run_phase
+from igent.workflows.phase import Deadline, PhaseJob, PhaseResult
 from igent.workflows.timing import RegistrationTiming
 
 MATCH_FIELDS = ("supplier_id",)
@@ -69,34 +69,6 @@ class _Booking:
     rules: MatchDecision
     used: dict[str, int]
     message: str
-
-
-class _Deadline:
-    """The per-registration time limit (``--deadline``) shared by both phases."""
-
-    def __init__(self, limit_s: float | None) -> None:
-        self.limit_s = limit_s
-        self._ends: float | None = None
-        if limit_s is not None:
-            self._ends = asyncio.get_running_loop().time() + limit_s
-
-    async def run(self, job: PhaseJob) -> PhaseResult:
-        """Run ``job``; when the time is up, return a result that says so."""
-        if self._ends is None:
-            return await run_phase(job)
-        limit = asyncio.timeout_at(self._ends)
-        try:
-            async with limit:
-                return await run_phase(job)
-        except TimeoutError:
-            if not limit.expired():
-                raise
-        return PhaseResult(
-            answer=None,
-            source="fallback_no_match",
-            failure="deadline",
-            error=f"the registration's deadline of {self.limit_s:g} s passed (--deadline)",
-        )
 
 
 @dataclass
@@ -187,7 +159,7 @@ class Pipeline:
         """
         timing = RegistrationTiming(registration_id=record.registration_id)
         started = self.clock()
-        deadline = _Deadline(self.options.deadline_s)
+        deadline = Deadline(self.options.deadline_s)
         used, version = self.capacity.snapshot()
         reference = self.engine.match(record, used)
         suppliers = self.engine.suppliers_for_zip(reference.zip_code or "")
@@ -312,7 +284,7 @@ class Pipeline:
                     purchase_order["message"] = note
         timing.phase2_s = self.clock() - phase2_started
         timing.total_s = self.clock() - started
-        grading = self._grade(record, p1, p2, match, booking.used, purchase_order)
+        grading = grade_match(self.engine, record, p1, p2, match, booking.used, purchase_order)
         match["grading"] = grading
         audit = None
         if match_spec.audit and self.agents.match_critic is not None:
@@ -494,43 +466,6 @@ class Pipeline:
         except ValueError:
             return False
         return True
-
-    def _grade(
-        self,
-        record: RegistrationRecord,
-        p1: PhaseResult,
-        p2: PhaseResult | None,
-        match: Mapping[str, Any],
-        used_at_commit: Mapping[str, int],
-        purchase_order: dict[str, Any] | None,
-    ) -> dict[str, bool | None]:
-        """Grade the final answers with the validator against the state they committed on.
-
-        Answers the rules engine gave (directly, as fallback or as commit repair) are right by
-        construction and are not validated again.
-        """
-        by_rules = RULES_SOURCES
-        supplier_ok = True
-        if match["source"] not in by_rules:
-            final_match = {**match, "supplier_id": match["supplier_id"] or NO_MATCH_FOUND}
-            supplier_ok = validate_match(self.engine, record, used_at_commit, final_match).is_valid
-        price_ok: bool | None = None
-        supplier_id = match["supplier_id"]
-        if p2 is not None and p2.source in by_rules and purchase_order is not None:
-            price_ok = True
-        elif supplier_id is not None and record.registration is not None:
-            price_ok = (
-                purchase_order is not None
-                and validate_purchase_order(
-                    self.engine, record, supplier_id, purchase_order
-                ).is_valid
-            )
-        return {
-            "raw_supplier_ok": p1.raw_valid,
-            "final_supplier_ok": supplier_ok,
-            "raw_price_ok": None if p2 is None else p2.raw_valid,
-            "final_price_ok": price_ok,
-        }
 
 
 def match_answer_from(match: Mapping[str, Any]) -> dict[str, Any]:
