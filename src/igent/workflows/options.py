@@ -42,7 +42,7 @@ class RunOptions:
     @classmethod
     def baseline(cls, **overrides: object) -> RunOptions:
         """The plan's "before": sequential loading, capacity reread from disk, a write per
-        result, wait for the full reply, critic always, no cache, the model trusted."""
+        result, wait for the full reply, critic always, no cache."""
         return replace(
             cls(
                 parallel_loading=False,
@@ -51,7 +51,7 @@ class RunOptions:
                 early_extraction=False,
                 critic_skip="never",
                 cache_mode="off",
-                trust_model=True,
+                trust_model=True,  # the plan booked its agents' answers unchecked
             ),
             **overrides,  # type: ignore[arg-type]
         )
