@@ -128,11 +128,14 @@ class HangingClient:
     model = "hang"
     endpoint_name = "hang"
 
-    def __init__(self) -> None:
+    def __init__(self, answer_first: bool = False) -> None:
         self.requests: list[ChatRequest] = []
+        self.answer_first = answer_first
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
         self.requests.append(request)
+        if self.answer_first and len(request.messages) == 2:
+            return await FakeChatClient(["I would pick the nearest one."]).complete(request)
         await asyncio.Event().wait()
         raise AssertionError("unreachable")
 
@@ -161,6 +164,19 @@ def test_a_registration_past_its_deadline_gets_the_rules_answer_or_fails(
         assert {m["reason"] for m in matches} == {"deadline"}
         assert "--deadline" in matches[0]["message"]
         assert orders == [] and used(capacity) == 0
+
+
+def test_calls_made_before_the_deadline_are_still_counted(
+    campaign: InputPaths, tmp_path: Path
+) -> None:
+    client = HangingClient(answer_first=True)
+
+    summary = run(client, "p1m1_p2m2", campaign, tmp_path, deadline_s=0.001, max_items=3)
+
+    assert summary["statuses"] == {"failed": 3}
+    timings = json.loads((tmp_path / "timings.json").read_text())
+    assert [row["llm_calls"] for row in timings] == [1, 1, 1]
+    assert [row["repairs"] for row in timings] == [1, 1, 1]
 
 
 def test_timeout_and_attempts_reach_the_model_client() -> None:

@@ -97,21 +97,20 @@ class Deadline:
         if self._ends is None:
             return await run_phase(job)
         limit = asyncio.timeout_at(self._ends)
+        # Shared with run_phase so the calls made before the deadline are still counted.
+        result = PhaseResult(answer=None, source="llm")
         try:
             async with limit:
-                return await run_phase(job)
+                return await run_phase(job, result)
         except TimeoutError:
             if not limit.expired():
                 raise
-        return PhaseResult(
-            answer=None,
-            source="fallback_no_match",
-            failure="deadline",
-            error=f"the registration's deadline of {self.limit_s:g} s passed (--deadline)",
-        )
+        result.answer, result.source, result.failure = None, "fallback_no_match", "deadline"
+        result.error = f"the registration's deadline of {self.limit_s:g} s passed (--deadline)"
+        return result
 
 
-async def run_phase(job: PhaseJob) -> PhaseResult:
+async def run_phase(job: PhaseJob, result: PhaseResult | None = None) -> PhaseResult:
     """Run the answer/check/repair loop of ``job.spec`` and return the final answer.
 
     An unreadable reply (not JSON, not an object, required fields missing) is sent back with
@@ -124,7 +123,7 @@ async def run_phase(job: PhaseJob) -> PhaseResult:
     spec = job.spec
     if spec.answerer == "rules" or job.answerer is None:
         return PhaseResult(answer=job.rules_answer, source="rules", final_valid=True)
-    result = PhaseResult(answer=None, source="llm")
+    result = result if result is not None else PhaseResult(answer=None, source="llm")
     conversation = job.conversation
     conversation.append({"role": "user", "content": job.task_message})
     last_parsed: Any = None
