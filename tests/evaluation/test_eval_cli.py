@@ -34,10 +34,11 @@ def test_eval_on_the_demo_campaign_is_fully_right_with_the_mock_model(tmp_path: 
     assert diffs == []
 
 
-def test_eval_finds_diffs_when_the_matcher_is_often_wrong(tmp_path: Path) -> None:
+def test_eval_finds_diffs_when_the_matcher_is_often_wrong_and_trusted(tmp_path: Path) -> None:
     code, report, diffs = _eval(
-        tmp_path, "p1m1_p2m2", "--max-items", "15", "--sim-error-rate", "0.8", "--seed", "1"
-    )
+        tmp_path, "p1m1_p2m2", "--max-items", "15", "--sim-error-rate", "0.8", "--seed", "1",
+        "--trust-model",
+    )  # fmt: skip
 
     assert code == 0
     assert report["accuracy"] is not None and report["accuracy"] < 1.0  # type: ignore[operator]

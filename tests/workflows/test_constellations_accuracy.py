@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from igent.workflows import InputPaths, builtin_constellations
+from igent.workflows import InputPaths, RunOptions, builtin_constellations
 from tests.workflows.support import read_outputs, rules_reference, run_constellation
 
 PRICE_FIELDS = ("solar_price", "battery_price", "total_price", "net_price")
@@ -58,14 +58,36 @@ def test_validator_gated_constellations_stay_exact_when_the_matcher_is_wrong_30_
     assert summary["answer_sources"].get("fallback_rules", 0) > 0 or repairs
 
 
-def test_plan_constellation_without_critic_reports_the_model_errors_it_lets_through(
+def test_plan_constellation_trusting_the_model_reports_the_model_errors_it_lets_through(
     campaign50: InputPaths, tmp_path: Path
 ) -> None:
-    summary = run_constellation("p1m1_p2m2", campaign50, tmp_path, sim_error_rate=0.3)
+    options = RunOptions(trust_model=True)
+    summary = run_constellation(
+        "p1m1_p2m2", campaign50, tmp_path, sim_error_rate=0.3, options=options
+    )
 
     assert summary["accuracy"]["raw_supplier"] < 0.95
     assert summary["accuracy"]["final_supplier"] < 1.0
     assert summary["repairs"] == 0
+    assert "validator_override" not in summary["answer_sources"]
+
+
+def test_plan_constellation_books_nothing_the_validator_rejects_by_default(
+    campaign50: InputPaths, tmp_path: Path
+) -> None:
+    summary = run_constellation("p1m1_p2m2", campaign50, tmp_path, sim_error_rate=0.3)
+    reference = rules_reference(campaign50)
+    matches, _ = read_outputs(tmp_path)
+
+    assert summary["accuracy"]["raw_supplier"] < 0.95
+    assert summary["accuracy"]["final_supplier"] == 1.0
+    assert summary["accuracy"]["final_price"] == 1.0
+    assert summary["answer_sources"]["validator_override"] > 0
+    assert [m["supplier_id"] for m in matches] == [
+        o.decision.supplier_id for o in reference.outcomes
+    ]
+    overridden = [m for m in matches if m["source"] == "validator_override"]
+    assert all(m["message"].startswith("model chose ") for m in overridden)
 
 
 def test_audit_constellation_answers_with_rules_and_reports_every_audit(

@@ -64,18 +64,23 @@ def test_unreadable_matcher_replies_never_crash_a_run(
         assert summary["accuracy"]["final_supplier"] == 1.0
 
 
-def test_a_supplier_that_cannot_price_the_request_is_repaired_at_commit(
-    campaign50: InputPaths, tmp_path: Path
+@pytest.mark.parametrize("trust_model", [False, True])
+def test_a_supplier_outside_the_offers_is_replaced_by_the_rules_answer(
+    trust_model: bool, campaign50: InputPaths, tmp_path: Path
 ) -> None:
     def unknown_supplier(task: Any) -> str:
         return json.dumps({"registration_id": task.registration["RegistrationNumber"],
                            "supplier_id": "NoSuchSupplier", "num_panels": 10,
                            "num_batteries": 0})  # fmt: skip
 
-    summary = run_with(correct_or(unknown_supplier), "p1m1_p2m2", campaign50, tmp_path)
+    summary = run_with(
+        correct_or(unknown_supplier), "p1m1_p2m2", campaign50, tmp_path, trust_model=trust_model
+    )
 
     assert summary["results"] == 50
-    assert summary["commit_repairs"] > 0
+    assert summary["answer_sources"]["validator_override"] == 25
+    matches = json.loads((tmp_path / "matches.json").read_text())
+    assert "NoSuchSupplier" not in {m["supplier_id"] for m in matches}
     capacity = json.loads((tmp_path / "capacity.json").read_text())
     assert all(row["used"] <= row["capacity"] for row in capacity.values())
 

@@ -142,6 +142,9 @@ def eval_command(
     campaign_date: CampaignDateOpt = None,
     out: Annotated[Path | None, Opt(help="Output directory (default runs/eval-NAME-TIME).")] = None,
     as_json: Annotated[bool, Opt("--json", help="Print eval.json to stdout.")] = False,
+    trust_model: Annotated[
+        bool, Opt(help="Book the model's answers without the validator (as igent run).")
+    ] = False,
 ) -> None:
     """Run CONSTELLATION at concurrency 1 and grade it against the rules engine's answer."""
     settings = Settings()
@@ -149,7 +152,9 @@ def eval_command(
     paths, _, _ = select_inputs(data_dir, scenario, registrations, offers, incentives)
     date = parse_campaign_date(campaign_date) or dt.date.today()
     # Concurrency 1: the reference is the rules engine's sequential answer.
-    options = RunOptions(max_items=max_items, campaign_date=date, concurrency=1)
+    options = RunOptions(
+        max_items=max_items, campaign_date=date, concurrency=1, trust_model=trust_model
+    )
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     out_dir = out or settings.runs_dir / f"eval-{chosen.name}-{stamp}-{os.getpid()}"
     run_dir = out_dir / "run"

@@ -112,6 +112,27 @@ def run_command(
     profile: Annotated[Path | None, Opt(help="Write cProfile stats here (snakeviz).")] = None,
     prompt_dir: Annotated[Path | None, Opt(help="Your own prompt directory.")] = None,
     as_json: Annotated[bool, Opt("--json", help="Print the summary as JSON.")] = False,
+    timeout: Annotated[
+        float | None, Opt(min=0.001, help="Per model call, seconds (default: endpoint, else 60).")
+    ] = None,
+    max_attempts: Annotated[
+        int | None, Opt(min=1, help="Attempts per model call (default: endpoint, else 4).")
+    ] = None,
+    deadline: Annotated[
+        float | None,
+        Opt(
+            min=0.001,
+            help="Per registration, seconds: then the rules answer (validator-gated "
+            "constellations, source deadline_rules) or status failed.",
+        ),
+    ] = None,
+    trust_model: Annotated[
+        bool,
+        Opt(
+            help="Book the plan's constellations' answers without the validator check "
+            "(benchmark baseline); a price of 0 or an ineligible supplier is still refused."
+        ),
+    ] = False,
     quiet: Annotated[bool, Opt(help="No progress bar.")] = False,
 ) -> None:
     """Run CONSTELLATION over the campaign and write results to the run directory."""
@@ -151,6 +172,10 @@ def run_command(
                 "cache_mode": cache,
                 "skip_status": [s.strip() for s in skip_status.split(",")] if skip_status else None,
                 "campaign_date": date.isoformat(),
+                "timeout_s": timeout,
+                "max_attempts": max_attempts,
+                "deadline_s": deadline,
+                "trust_model": trust_model or None,
             },
             concurrency,
             max_items,

@@ -211,12 +211,13 @@ def grade_results(results: Sequence[Mapping[str, Any]], reference: RulesRun) -> 
     """Grade run results (``{"registration_id", "match", "purchase_order"}``) field by field.
 
     Results whose match status is ``skipped`` are left out (the reference must leave them out
-    too); a reference registration with no result counts as a wrong ``result``.
+    too); a reference registration with no result, or with a ``failed`` / ``unapproved`` one
+    (not a decision), counts as a wrong ``result``.
     """
     by_id = {
         str(r["registration_id"]): r
         for r in results
-        if (r.get("match") or {}).get("status") != "skipped"
+        if (r.get("match") or {}).get("status") not in ("skipped", "failed", "unapproved")
     }
     grader = _Grader()
     grades: list[RegistrationGrade] = []

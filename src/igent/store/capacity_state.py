@@ -43,3 +43,12 @@ class CapacityState:
                 self._used[supplier_id] = outcome.used
                 self.version += 1
         return outcome
+
+    def release(self, registration_id: str) -> None:
+        """Drop the hold of ``registration_id`` (it books nothing after all)."""
+        self.ledger.release(registration_id)
+        used = self.ledger.used()
+        with self._lock:
+            if used != self._used:
+                self._used = used
+                self.version += 1

@@ -13,6 +13,7 @@ from igent.llm import (
     CachingClient,
     ChatClient,
     ChatRequest,
+    Endpoint,
     FakeChatClient,
     OpenAICompatibleClient,
     ResponseCache,
@@ -29,6 +30,8 @@ from igent.workflows.options import CacheMode
 
 DEFAULT_MODEL = "sim:gpt-4o"
 DEFAULT_SIM_TIME_SCALE = 0.1
+DEFAULT_TIMEOUT_S = 60.0
+DEFAULT_MAX_ATTEMPTS = 4
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,23 @@ def mock_client(error_rate: float = 0.0, seed: int = 0) -> FakeChatClient:
     return FakeChatClient(function=reply, model="mock", endpoint="mock")
 
 
+def call_limits(
+    endpoint: Endpoint, timeout_s: float | None, max_attempts: int | None
+) -> tuple[float, int]:
+    """Return (timeout per call, attempts per call): flags, else the registry, else defaults."""
+    # getattr: the registry fields ``timeout_s`` / ``max_attempts`` are optional per endpoint.
+    registry_timeout = getattr(endpoint, "timeout_s", None)
+    registry_attempts = getattr(endpoint, "max_attempts", None)
+    timeout = timeout_s if timeout_s is not None else registry_timeout or DEFAULT_TIMEOUT_S
+    attempts = max_attempts if max_attempts is not None else registry_attempts
+    attempts = attempts or DEFAULT_MAX_ATTEMPTS
+    if timeout <= 0:
+        raise ConfigError(f"--timeout {timeout!r}: expected a positive number of seconds")
+    if attempts < 1:
+        raise ConfigError(f"--max-attempts {attempts!r}: expected 1 or more")
+    return float(timeout), int(attempts)
+
+
 @contextlib.contextmanager
 def open_model(
     spec: str,
@@ -79,13 +99,16 @@ def open_model(
     cache_path: Path | None = None,
     transcript_path: Path | None = None,
     env: Mapping[str, str] | None = None,
-    timeout_s: float = 60.0,
+    timeout_s: float | None = None,
+    max_attempts: int | None = None,
     sim_base_url: str | None = None,
 ) -> Iterator[ChatClient]:
     """Yield a client for ``spec`` (``mock``, ``sim[:PROFILE]``, ``endpoint[:model]``).
 
     ``sim`` starts the simulator in a background thread for the duration of the block, unless
     ``sim_base_url`` points at one already running (e.g. in its own process for benchmarks).
+    ``timeout_s`` (per call) and ``max_attempts`` (per call, retries included) override the
+    endpoint's registry settings; without either, 60 s and 4 attempts.
     """
     env = os.environ if env is None else env
     with contextlib.ExitStack() as stack:
@@ -108,10 +131,20 @@ def open_model(
             endpoint = resolve_endpoint("sim", registry).model_copy(
                 update={"base_url": sim_base_url, "model": profile}
             )
-            client = OpenAICompatibleClient(endpoint, api_key="sim", timeout_s=timeout_s, env=env)
+            timeout, attempts = call_limits(endpoint, timeout_s, max_attempts)
+            client = OpenAICompatibleClient(
+                endpoint,
+                api_key="sim",
+                timeout_s=timeout,
+                max_retries=attempts - 1,
+                env=env,
+            )
         else:
             endpoint = resolve_endpoint(spec, load_registry(endpoints_file))
-            client = OpenAICompatibleClient(endpoint, env=env, timeout_s=timeout_s)
+            timeout, attempts = call_limits(endpoint, timeout_s, max_attempts)
+            client = OpenAICompatibleClient(
+                endpoint, env=env, timeout_s=timeout, max_retries=attempts - 1
+            )
         if cache_mode != "off":
             if cache_path is None:
                 raise ConfigError("a response cache needs a path: set IGENT_CACHE_PATH")

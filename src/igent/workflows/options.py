@@ -29,6 +29,15 @@ class RunOptions:
     skip_status: frozenset[str] = field(default_factory=frozenset)
     campaign_date: dt.date | None = None
     transcripts: bool = True
+    # Failure handling and the validator at booking (pipeline helper's fields).
+    trust_model: bool = False
+    """Book the plan's constellations' answers without the validator (benchmark baseline)."""
+    timeout_s: float | None = None
+    """Per model call, seconds; None = the endpoint's setting, else 60."""
+    max_attempts: int | None = None
+    """Attempts per model call (retries + 1); None = the endpoint's setting, else 4."""
+    deadline_s: float | None = None
+    """Per registration, seconds; None = no deadline."""
 
     @classmethod
     def baseline(cls, **overrides: object) -> RunOptions:
@@ -42,6 +51,7 @@ class RunOptions:
                 early_extraction=False,
                 critic_skip="never",
                 cache_mode="off",
+                trust_model=True,  # the plan booked its agents' answers unchecked
             ),
             **overrides,  # type: ignore[arg-type]
         )
@@ -61,6 +71,10 @@ class RunOptions:
             "skip_status": sorted(self.skip_status),
             "campaign_date": self.campaign_date.isoformat() if self.campaign_date else None,
             "transcripts": self.transcripts,
+            "trust_model": self.trust_model,
+            "timeout_s": self.timeout_s,
+            "max_attempts": self.max_attempts,
+            "deadline_s": self.deadline_s,
         }
 
     @classmethod

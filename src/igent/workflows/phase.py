@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -13,7 +14,20 @@ from igent.errors import ModelCallError
 from igent.rules import ValidationReport, normalize_proposal
 from igent.workflows.constellation import PhaseSpec
 
-AnswerSource = Literal["llm", "rules", "fallback_rules", "fallback_no_match", "last_answer"]
+AnswerSource = Literal[
+    "llm",
+    "rules",
+    "fallback_rules",
+    "fallback_no_match",
+    "last_answer",
+    "validator_override",
+    "unapproved_rules",
+    "deadline_rules",
+]
+PhaseFailure = Literal["call_failed", "unreadable", "invalid", "unapproved", "deadline"]
+"""Why a phase ended without an answer its checks accepted (None when they did)."""
+FATAL_STATUSES = frozenset({401, 403, 404})
+"""HTTP statuses no retry or other registration can fix: a wrong key or an unknown model."""
 
 
 @dataclass
@@ -30,6 +44,7 @@ class PhaseResult:
     critic_skips: int = 0
     validation_s: float = 0.0
     error: str | None = None
+    failure: PhaseFailure | None = None
 
 
 @dataclass
@@ -50,15 +65,52 @@ class PhaseJob:
     clock: Callable[[], float] = time.perf_counter
 
 
-def _has_required(answer: Any, required: tuple[str, ...]) -> bool:
-    try:
-        fields = normalize_proposal(answer)
-    except ValueError:
-        return False
-    return all(name in fields for name in required)
+def is_fatal(exc: ModelCallError) -> bool:
+    """Return True for a call error that every later call would repeat (key, model name)."""
+    return exc.status in FATAL_STATUSES
 
 
-async def run_phase(job: PhaseJob) -> PhaseResult:
+def fatal_error(exc: ModelCallError) -> ModelCallError:
+    """Return the error that stops the run, saying what to fix."""
+    fix = "the model name" if exc.status == 404 else "the API key and its permissions"
+    return ModelCallError(
+        f"endpoint {exc.endpoint!r} refused model {exc.model!r} with HTTP {exc.status}; "
+        f"the run stops at the first such call: check {fix} and run again ({exc})",
+        endpoint=exc.endpoint,
+        model=exc.model,
+        status=exc.status,
+        body=exc.body_excerpt,
+    )
+
+
+class Deadline:
+    """The per-registration time limit (``--deadline``) shared by both phases."""
+
+    def __init__(self, limit_s: float | None) -> None:
+        self.limit_s = limit_s
+        self._ends: float | None = None
+        if limit_s is not None:
+            self._ends = asyncio.get_running_loop().time() + limit_s
+
+    async def run(self, job: PhaseJob) -> PhaseResult:
+        """Run ``job``; when the time is up, return a result that says so."""
+        if self._ends is None:
+            return await run_phase(job)
+        limit = asyncio.timeout_at(self._ends)
+        # Shared with run_phase so the calls made before the deadline are still counted.
+        result = PhaseResult(answer=None, source="llm")
+        try:
+            async with limit:
+                return await run_phase(job, result)
+        except TimeoutError:
+            if not limit.expired():
+                raise
+        result.answer, result.source, result.failure = None, "fallback_no_match", "deadline"
+        result.error = f"the registration's deadline of {self.limit_s:g} s passed (--deadline)"
+        return result
+
+
+async def run_phase(job: PhaseJob, result: PhaseResult | None = None) -> PhaseResult:
     """Run the answer/check/repair loop of ``job.spec`` and return the final answer.
 
     An unreadable reply (not JSON, not an object, required fields missing) is sent back with
@@ -71,7 +123,7 @@ async def run_phase(job: PhaseJob) -> PhaseResult:
     spec = job.spec
     if spec.answerer == "rules" or job.answerer is None:
         return PhaseResult(answer=job.rules_answer, source="rules", final_valid=True)
-    result = PhaseResult(answer=None, source="llm")
+    result = result if result is not None else PhaseResult(answer=None, source="llm")
     conversation = job.conversation
     conversation.append({"role": "user", "content": job.task_message})
     last_parsed: Any = None
@@ -79,8 +131,10 @@ async def run_phase(job: PhaseJob) -> PhaseResult:
         try:
             reply = await job.answerer.ask(conversation, metadata=job.metadata)
         except ModelCallError as exc:
+            if is_fatal(exc):
+                raise fatal_error(exc) from exc
             result.error = str(exc)
-            return _fallback(job, result, last_parsed)
+            return _fallback(job, result, last_parsed, "call_failed")
         result.calls.append(reply.call)
         conversation.append({"role": "assistant", "content": reply.text})
         parse_error = reply.parse_error or _missing_fields(reply.parsed, job.required_fields)
@@ -88,7 +142,8 @@ async def run_phase(job: PhaseJob) -> PhaseResult:
             if result.raw_valid is None:
                 result.raw_valid = False
             if result.repairs >= spec.repair_limit:
-                return _fallback(job, result, last_parsed)
+                result.error = f"unreadable reply: {parse_error}"
+                return _fallback(job, result, last_parsed, "unreadable")
             result.repairs += 1
             conversation.append({"role": "user", "content": _format_feedback(parse_error)})
             continue
@@ -100,7 +155,8 @@ async def run_phase(job: PhaseJob) -> PhaseResult:
             result.raw_valid = report.is_valid
         if spec.critic in ("validator", "both") and not report.is_valid:
             if result.repairs >= spec.repair_limit:
-                return _fallback(job, result, last_parsed)
+                result.error = "the answer breaks the rules: " + "; ".join(report.violations)
+                return _fallback(job, result, last_parsed, "invalid")
             result.repairs += 1
             conversation.append({"role": "user", "content": _violations_feedback(report)})
             continue
@@ -110,14 +166,14 @@ async def run_phase(job: PhaseJob) -> PhaseResult:
             else:
                 approved, issues = await _ask_critic(job, reply.parsed, result)
                 if approved is None:
-                    return _fallback(job, result, last_parsed)
+                    return _fallback(job, result, last_parsed, "call_failed")
                 if not approved:
                     if result.critic_rounds >= spec.max_turns:
-                        return _fallback(job, result, last_parsed)
-                    # The task goes again so that, in a group chat too, the last task the
-                    # answerer sees is its own and not the critic's review.
-                    rejection = f"The critic rejected your answer:\n{issues}\n\n{job.task_message}"
-                    conversation.append({"role": "user", "content": rejection})
+                        result.error = f"the critic did not approve the answer:\n{issues}"
+                        return _fallback(job, result, last_parsed, "unapproved")
+                    # Only the feedback goes back: the task is already in the conversation, so
+                    # a repair round costs the feedback's tokens, not the whole task again.
+                    conversation.append({"role": "user", "content": _rejection_feedback(issues)})
                     continue
         result.answer = normalize_proposal(reply.parsed)
         result.final_valid = report.is_valid
@@ -136,6 +192,13 @@ def _missing_fields(parsed: Any, required: tuple[str, ...]) -> str | None:
 
 def _violations_feedback(report: ValidationReport) -> str:
     return "Your answer breaks the rules:\n" + report.feedback() + "\nAnswer again with JSON only."
+
+
+def _rejection_feedback(issues: str) -> str:
+    return (
+        f"The critic rejected your answer:\n{issues or '- (no reason given)'}\n"
+        "Answer the same task again with the JSON object only."
+    )
 
 
 def _format_feedback(parse_error: str) -> str:
@@ -160,20 +223,26 @@ async def _ask_critic(job: PhaseJob, proposal: Any, result: PhaseResult) -> tupl
     try:
         reply = await job.critic.ask(messages, metadata=job.metadata)
     except ModelCallError as exc:
+        if is_fatal(exc):
+            raise fatal_error(exc) from exc
         result.error = str(exc)
         return None, ""
     result.calls.append(reply.call)
     if job.group_chat:
-        # The critic's turn is another participant's message, not the answerer's own.
-        critic_turn = {"role": "user", "content": f"critic: {reply.text}"}
-        job.conversation.extend([review, critic_turn])
+        # The critic's turn is another participant's message, not the answerer's own. The
+        # review task itself is not kept: the shared conversation already holds the task, and
+        # the last task the answerer sees stays its own.
+        job.conversation.append({"role": "user", "content": f"critic: {reply.text}"})
     parsed = reply.parsed
     verdict_text = json.dumps(parsed) if isinstance(parsed, dict) and "verdict" in parsed else None
     verdict = parse_verdict(verdict_text or reply.text)
     return verdict.approved, "\n".join(f"- {issue}" for issue in verdict.issues)
 
 
-def _fallback(job: PhaseJob, result: PhaseResult, last_parsed: Any) -> PhaseResult:
+def _fallback(
+    job: PhaseJob, result: PhaseResult, last_parsed: Any, failure: PhaseFailure
+) -> PhaseResult:
+    result.failure = failure
     fallback = job.spec.fallback
     if fallback == "rules":
         result.answer, result.source, result.final_valid = job.rules_answer, "fallback_rules", True

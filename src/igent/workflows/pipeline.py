@@ -20,17 +20,32 @@ from igent.agents import (
     render_task,
     supplier_block,
 )
-from igent.domain import NO_MATCH_FOUND, Registration, RegistrationRecord
+from igent.domain import NO_MATCH_FOUND, MatchDecision, Registration, RegistrationRecord
 from igent.errors import StoreError
+from igent.llm import ChatClient
 from igent.rules import RulesEngine, is_no_match, validate_match, validate_purchase_order
 from igent.store import CapacityState
+from igent.workflows.booking import (
+    RULES_SOURCES,
+    Stop,
+    outside_candidates,
+    settle,
+    unsafe_purchase_order,
+)
 from igent.workflows.constellation import Constellation, PhaseSpec
+from igent.workflows.explanation import candidates_for, disagreement, grade_match
 from igent.workflows.options import RunOptions
-from igent.workflows.phase import PhaseJob, PhaseResult, run_phase
+from igent.workflows.phase import Deadline, PhaseJob, PhaseResult
 from igent.workflows.timing import RegistrationTiming
 
 MATCH_FIELDS = ("supplier_id",)
-MODEL_FIELDS = frozenset(field.alias or name for name, field in Registration.model_fields.items())
+FREE_TEXT_FIELDS = frozenset({"campaign_name", "status"})
+"""Registration fields no rule reads: free text never reaches a prompt."""
+MODEL_FIELDS = frozenset(
+    field.alias or name
+    for name, field in Registration.model_fields.items()
+    if name not in FREE_TEXT_FIELDS
+)
 PO_FIELDS = ("supplier_id", "total_price")
 
 
@@ -42,6 +57,18 @@ class AgentSet:
     match_critic: Agent | None = None
     pricer: Agent | None = None
     price_critic: Agent | None = None
+
+
+@dataclass(frozen=True)
+class _Booking:
+    """What phase 1 holds capacity for, where that answer came from, and the rules' view."""
+
+    supplier_id: str | None
+    repairs: int
+    source: str
+    rules: MatchDecision
+    used: dict[str, int]
+    message: str
 
 
 @dataclass
@@ -89,6 +116,14 @@ class Pipeline:
         self.clock = clock
         self.commit_lock = asyncio.Lock()
         self._incentives = incentive_block(engine.incentives)
+        # Audits run off the critical path but share the endpoint: never all at once.
+        self._audit_slots = asyncio.Semaphore(self._audit_limit())
+
+    def _audit_limit(self) -> int:
+        limit = max(1, self.options.concurrency)
+        critic = self.agents.match_critic
+        endpoint_limit = _endpoint_concurrency(critic.client) if critic is not None else None
+        return min(limit, endpoint_limit) if endpoint_limit else limit
 
     def _spec(self, task: str) -> PhaseSpec:
         spec = self.constellation.phase(task)  # type: ignore[arg-type]
@@ -111,16 +146,27 @@ class Pipeline:
         timing = RegistrationTiming(registration_id=record.registration_id)
         return Outcome(record.registration_id, record.record_index, match, None, timing)
 
+    @property
+    def checked(self) -> bool:
+        """Return True when the validator checks what is booked (no ``--trust-model``)."""
+        return not self.options.trust_model
+
     async def process(self, record: RegistrationRecord) -> Outcome:
-        """Run both phases for ``record`` and commit its capacity reservation."""
+        """Run both phases for ``record`` and hold capacity for what it books.
+
+        The match and its purchase order are booked together or not at all: a registration
+        that ends ``failed`` or ``unapproved`` releases its hold and books nothing.
+        """
         timing = RegistrationTiming(registration_id=record.registration_id)
         started = self.clock()
+        deadline = Deadline(self.options.deadline_s)
         used, version = self.capacity.snapshot()
         reference = self.engine.match(record, used)
         suppliers = self.engine.suppliers_for_zip(reference.zip_code or "")
         conversation: list[dict[str, str]] = []
         metadata = {"registration_id": record.registration_id}
-        # Only the fields the rules read go to the model: exports carry personal data too.
+        # Only the fields the rules read go to the model: exports carry personal data and
+        # free text (campaign names, statuses) that could carry instructions.
         raw = {k: v for k, v in record.raw.items() if k in MODEL_FIELDS}
         date = self.engine.campaign_date
 
@@ -140,7 +186,8 @@ class Pipeline:
         match_spec = self._spec("match")
         if record.registration is None:
             match_spec = PhaseSpec(task="match", answerer="rules")
-        p1 = await run_phase(
+        rules_match = match_answer(reference)
+        p1 = await deadline.run(
             PhaseJob(
                 spec=match_spec,
                 answerer=self.agents.matcher,
@@ -148,7 +195,7 @@ class Pipeline:
                 task_message=task("match") if match_spec.answerer == "llm" else "",
                 review_message=lambda proposal: task("review_match", proposal=proposal),
                 validate=lambda proposal: validate_match(self.engine, record, used, proposal),
-                rules_answer=match_answer(reference),
+                rules_answer=rules_match,
                 conversation=conversation,
                 required_fields=MATCH_FIELDS,
                 metadata=metadata,
@@ -158,46 +205,45 @@ class Pipeline:
         )
         timing.phase1_s = self.clock() - started
         _add_calls(timing, p1)
+        stop = settle(p1, match_spec, rules_match, checked=self.checked)
+        if stop is not None:
+            return self._unfinished(record, reference, timing, started, p1, None, stop)
 
         commit_started = self.clock()
-        supplier_id, commit_repairs, decision, used_at_commit = await self._commit(
-            record, p1, version, used
-        )
+        booking = await self._commit(record, p1, reference, version, used)
         timing.capacity_update_s = self.clock() - commit_started
-        timing.commit_repairs = commit_repairs
-
+        timing.commit_repairs = booking.repairs
+        supplier_id = booking.supplier_id
+        rules_now = booking.rules
         match = {
-            **match_answer(decision if decision is not None else reference),
+            **match_answer(rules_now),
             "record_index": record.record_index,
             "status": "matched" if supplier_id else "no_match",
             "reason": None,
-            "message": "",
-            "source": p1.source if commit_repairs == 0 else "commit_repair",
-            "candidates": [c.model_dump() for c in (decision or reference).candidates],
+            "message": booking.message or _fallback_note(p1, booking.source),
+            "source": booking.source,
+            "candidates": candidates_for(rules_now, supplier_id),
         }
-        if p1.answer is not None and commit_repairs == 0 and p1.source != "rules":
+        if p1.answer is not None and booking.source not in RULES_SOURCES:
             match.update(
                 {k: v for k, v in p1.answer.items() if k in ("num_panels", "num_batteries")}
             )
         match["supplier_id"] = supplier_id
         if supplier_id is None:
-            final_reference = decision or reference
-            if not final_reference.is_match:
-                match["reason"], match["message"] = final_reference.reason, final_reference.message
-            elif p1.source == "fallback_no_match":
-                match["reason"] = "model_failed"
-                match["message"] = p1.error or "the model gave no usable answer"
+            if not rules_now.is_match:
+                match["reason"], match["message"] = rules_now.reason, rules_now.message
             else:
                 match["reason"] = "llm_no_match"
-                match["message"] = f"the model answered {NO_MATCH_FOUND}"
+                match["message"] = booking.message or f"the model answered {NO_MATCH_FOUND}"
 
         purchase_order = None
         p2: PhaseResult | None = None
         phase2_started = self.clock()
         if supplier_id is not None and record.registration is not None:
             expected_po = self.engine.price(record.registration, supplier_id)
+            rules_po = purchase_order_answer(expected_po)
             price_spec = self._spec("price")
-            p2 = await run_phase(
+            p2 = await deadline.run(
                 PhaseJob(
                     spec=price_spec,
                     answerer=self.agents.pricer,
@@ -213,7 +259,7 @@ class Pipeline:
                     validate=lambda proposal: validate_purchase_order(
                         self.engine, record, supplier_id, proposal
                     ),
-                    rules_answer=purchase_order_answer(expected_po),
+                    rules_answer=rules_po,
                     conversation=conversation if self.constellation.group_chat else [],
                     required_fields=PO_FIELDS,
                     metadata=metadata,
@@ -222,13 +268,24 @@ class Pipeline:
                 )
             )
             _add_calls(timing, p2)
-            if p2.answer is not None:
-                purchase_order = {**p2.answer, "source": p2.source}
-                if p2.source in ("rules", "fallback_rules"):
-                    purchase_order["lines"] = [line.model_dump() for line in expected_po.lines]
+            stop = settle(p2, price_spec, rules_po, checked=self.checked)
+            if stop is None:
+                stop = self._check_purchase_order(record, supplier_id, p2, rules_po)
+            if stop is not None:
+                # The booking and its purchase order go together: no PO, no booking.
+                self.capacity.release(record.registration_id)
+                timing.phase2_s = self.clock() - phase2_started
+                return self._unfinished(record, rules_now, timing, started, p1, p2, stop)
+            assert p2.answer is not None
+            purchase_order = {**p2.answer, "source": p2.source}
+            if p2.source in RULES_SOURCES:
+                purchase_order["lines"] = [line.model_dump() for line in expected_po.lines]
+                if note := _fallback_note(p2, p2.source):
+                    purchase_order["message"] = note
         timing.phase2_s = self.clock() - phase2_started
         timing.total_s = self.clock() - started
-        grading = self._grade(record, p1, p2, match, used_at_commit, purchase_order)
+        grading = grade_match(self.engine, record, p1, p2, match, booking.used, purchase_order)
+        match["grading"] = grading
         audit = None
         if match_spec.audit and self.agents.match_critic is not None:
             review = task("review_match", proposal=match_answer_from(match))
@@ -243,18 +300,71 @@ class Pipeline:
             audit,
         )
 
+    def _check_purchase_order(
+        self,
+        record: RegistrationRecord,
+        supplier_id: str,
+        p2: PhaseResult,
+        rules_po: dict[str, Any],
+    ) -> Stop | None:
+        """Replace a model's PO that may not be booked by the rules PO (validator_override)."""
+        if p2.answer is None:
+            return Stop("failed", "model_no_answer", p2.error or "no purchase order")
+        if p2.source in RULES_SOURCES:
+            return None
+        problem = unsafe_purchase_order(p2.answer, supplier_id)
+        if problem is None and self.checked:
+            report = validate_purchase_order(self.engine, record, supplier_id, p2.answer)
+            problem = None if report.is_valid else "; ".join(report.violations)
+        if problem is not None:
+            p2.answer, p2.source = rules_po, "validator_override"
+            p2.error = f"the model's purchase order breaks the rules: {problem}"
+        return None
+
+    def _unfinished(
+        self,
+        record: RegistrationRecord,
+        reference: MatchDecision,
+        timing: RegistrationTiming,
+        started: float,
+        p1: PhaseResult,
+        p2: PhaseResult | None,
+        stop: Stop,
+    ) -> Outcome:
+        """Report a registration that books nothing: ``failed`` or ``unapproved``."""
+        timing.total_s = self.clock() - started
+        match = {
+            "registration_id": record.registration_id,
+            "record_index": record.record_index,
+            "supplier_id": None,
+            "status": stop.status,
+            "reason": stop.reason,
+            "message": stop.message,
+            "source": (p2 or p1).source,
+            "candidates": [c.model_dump() for c in reference.candidates],
+        }
+        grading: dict[str, bool | None] = {
+            "raw_supplier_ok": p1.raw_valid,
+            "final_supplier_ok": None,
+            "raw_price_ok": None if p2 is None else p2.raw_valid,
+            "final_price_ok": None,
+        }
+        match["grading"] = grading
+        return Outcome(record.registration_id, record.record_index, match, None, timing, grading)
+
     async def _audit(
         self, registration_id: str, review: str, metadata: Mapping[str, str]
     ) -> dict[str, Any]:
         """Ask the LLM critic to audit a committed answer, off the critical path."""
         assert self.agents.match_critic is not None
-        started = self.clock()
-        try:
-            reply = await self.agents.match_critic.ask(
-                [{"role": "user", "content": review}], metadata=metadata
-            )
-        except Exception as exc:  # an audit must never take the run down with it
-            return {"registration_id": registration_id, "approved": None, "error": str(exc)}
+        async with self._audit_slots:
+            started = self.clock()
+            try:
+                reply = await self.agents.match_critic.ask(
+                    [{"role": "user", "content": review}], metadata=metadata
+                )
+            except Exception as exc:  # an audit must never take the run down with it
+                return {"registration_id": registration_id, "approved": None, "error": str(exc)}
         verdict = parse_verdict(
             json.dumps(reply.parsed) if isinstance(reply.parsed, dict) else reply.text
         )
@@ -272,29 +382,42 @@ class Pipeline:
         self,
         record: RegistrationRecord,
         p1: PhaseResult,
+        reference: MatchDecision,
         version: int,
         used_at_start: Mapping[str, int],
-    ) -> tuple[str | None, int, Any, dict[str, int]]:
-        """Reserve capacity for the phase 1 answer; never oversell, never commit the unusable.
+    ) -> _Booking:
+        """Hold capacity for the phase 1 answer; never oversell, never book the unusable.
 
         The answer is replaced by the rules' answer for the current state (a commit repair)
         when it names a supplier that cannot take it (unknown, full, unable to price it), or
-        when it was right for the state it was made on but the state has moved since.
+        when it was right for the state it was made on but the state has moved since. A model
+        answer the validator rejects (or, with ``--trust-model``, a supplier outside the
+        eligible candidates) is replaced by the rules' answer (``validator_override``).
         """
         proposed = None if p1.answer is None else p1.answer.get("supplier_id")
         supplier_id = None if is_no_match(proposed) else str(proposed).strip()
         repairs = 0
+        source: str = p1.source
+        message = ""
         async with self.commit_lock:
             used, current_version = self.capacity.snapshot()
-            decision = None
+            decision: MatchDecision | None = None
             if current_version != version and p1.answer is not None and supplier_id is not None:
                 was_valid = validate_match(self.engine, record, used_at_start, p1.answer).is_valid
                 if was_valid and not validate_match(self.engine, record, used, p1.answer).is_valid:
                     decision = self.engine.match(record, used)
-                    supplier_id, repairs = decision.supplier_id, 1
+                    supplier_id, repairs, source = decision.supplier_id, 1, "commit_repair"
+            if decision is None and p1.answer is not None and source not in RULES_SOURCES:
+                decision = self.engine.match(record, used)
+                problems = self._rejections(record, used, decision, p1.answer, supplier_id)
+                if problems:
+                    message = disagreement(supplier_id, decision, problems)
+                    supplier_id, source = decision.supplier_id, "validator_override"
+                elif supplier_id != decision.supplier_id:
+                    message = disagreement(supplier_id, decision, self._why_rules(decision))
             if supplier_id is not None and not self._can_price(record, supplier_id):
                 decision = self.engine.match(record, used)
-                supplier_id, repairs = decision.supplier_id, repairs + 1
+                supplier_id, repairs, source = decision.supplier_id, repairs + 1, "commit_repair"
             for _ in range(len(self.engine.offers.suppliers) + 1):
                 if supplier_id is None:
                     break
@@ -308,13 +431,32 @@ class Pipeline:
                     )
                 used, _ = self.capacity.snapshot()
                 decision = self.engine.match(record, used)
-                supplier_id, repairs = decision.supplier_id, repairs + 1
+                supplier_id, repairs, source = decision.supplier_id, repairs + 1, "commit_repair"
             else:
                 raise StoreError(
                     f"registration {record.registration_id!r}: no supplier accepted a "
                     "reservation; the capacity store and the offers disagree"
                 )
-        return supplier_id, repairs, decision, used
+        rules = decision if decision is not None else reference
+        return _Booking(supplier_id, repairs, source, rules, used, message)
+
+    def _rejections(
+        self,
+        record: RegistrationRecord,
+        used: Mapping[str, int],
+        rules: MatchDecision,
+        answer: Mapping[str, Any],
+        supplier_id: str | None,
+    ) -> list[str]:
+        """Return why a model's match may not be booked (empty when it may)."""
+        if self.checked:
+            return validate_match(self.engine, record, used, answer).violations
+        problem = outside_candidates(rules, supplier_id)
+        return [problem] if problem else []
+
+    def _why_rules(self, rules: MatchDecision) -> list[str]:
+        chosen = [c for c in rules.candidates if c.outcome == "chosen"]
+        return [f"{c.supplier_id!r} has the {c.reason}" for c in chosen] or [rules.message]
 
     def _can_price(self, record: RegistrationRecord, supplier_id: str) -> bool:
         if record.registration is None or self.engine.supplier(supplier_id) is None:
@@ -325,43 +467,6 @@ class Pipeline:
             return False
         return True
 
-    def _grade(
-        self,
-        record: RegistrationRecord,
-        p1: PhaseResult,
-        p2: PhaseResult | None,
-        match: Mapping[str, Any],
-        used_at_commit: Mapping[str, int],
-        purchase_order: dict[str, Any] | None,
-    ) -> dict[str, bool | None]:
-        """Grade the final answers with the validator against the state they committed on.
-
-        Answers the rules engine gave (directly, as fallback or as commit repair) are right by
-        construction and are not validated again.
-        """
-        by_rules = ("rules", "fallback_rules", "commit_repair")
-        supplier_ok = True
-        if match["source"] not in by_rules:
-            final_match = {**match, "supplier_id": match["supplier_id"] or NO_MATCH_FOUND}
-            supplier_ok = validate_match(self.engine, record, used_at_commit, final_match).is_valid
-        price_ok: bool | None = None
-        supplier_id = match["supplier_id"]
-        if p2 is not None and p2.source in by_rules and purchase_order is not None:
-            price_ok = True
-        elif supplier_id is not None and record.registration is not None:
-            price_ok = (
-                purchase_order is not None
-                and validate_purchase_order(
-                    self.engine, record, supplier_id, purchase_order
-                ).is_valid
-            )
-        return {
-            "raw_supplier_ok": p1.raw_valid,
-            "final_supplier_ok": supplier_ok,
-            "raw_price_ok": None if p2 is None else p2.raw_valid,
-            "final_price_ok": price_ok,
-        }
-
 
 def match_answer_from(match: Mapping[str, Any]) -> dict[str, Any]:
     """Return the match fields a matcher would have written for an output row."""
@@ -371,6 +476,27 @@ def match_answer_from(match: Mapping[str, Any]) -> dict[str, Any]:
         "num_panels": match.get("num_panels"),
         "num_batteries": match.get("num_batteries", 0),
     }
+
+
+def _fallback_note(result: PhaseResult, source: str) -> str:
+    """Say why the rules answered in the model's place, when they did."""
+    if source == result.source and source != "rules" and source in RULES_SOURCES and result.error:
+        return f"the rules answer was booked ({source}): {result.error}"
+    return ""
+
+
+def _endpoint_concurrency(client: ChatClient) -> int | None:
+    """Return the endpoint's ``max_concurrency`` behind ``client`` and its wrappers, if set."""
+    seen: ChatClient | None = client
+    for _ in range(4):  # wrappers (cache, transcripts) keep the client they wrap
+        endpoint = getattr(seen, "endpoint", None)
+        limit = getattr(endpoint, "max_concurrency", None)
+        if isinstance(limit, int):
+            return limit
+        seen = getattr(seen, "_inner", None)
+        if seen is None:
+            return None
+    return None
 
 
 def _add_calls(timing: RegistrationTiming, result: PhaseResult) -> None:

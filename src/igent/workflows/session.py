@@ -121,6 +121,8 @@ def execute_run(
         cache_mode=options.cache_mode,
         cache_path=cache_path,
         transcript_path=run_dir / "transcripts.jsonl" if options.transcripts else None,
+        timeout_s=options.timeout_s,
+        max_attempts=options.max_attempts,
     ) as client:
         runner = Runner(
             constellation,
