@@ -59,6 +59,12 @@ def price_line(
     )
 
 
+def cash_price(product: Product, quantity: int, lmi: bool) -> float:
+    """Return the Cash price of the tier rule 7 picks for ``quantity`` (LMI column when set)."""
+    tier = choose_tier(product.prices, quantity)
+    return float(getattr(tier, _COLUMN_FIELD[price_column("Cash", tier, lmi)]))
+
+
 def to_cents(amount: float) -> float:
     """Round a money amount to cents."""
     return round(amount + 0.0, 2)
@@ -81,6 +87,7 @@ def build_purchase_order(
     lmi = registration.low_medium_income
     lines = [price_line(solar, num_panels, payment_type, lmi)]
     num_batteries = registration.num_batteries
+    battery = None
     if num_batteries > 0:
         battery = supplier.product("Battery")
         if battery is None:
@@ -89,16 +96,24 @@ def build_purchase_order(
     solar_price = to_cents(lines[0].price)
     battery_price = to_cents(lines[1].price) if len(lines) > 1 else 0.0
     total_price = to_cents(solar_price + battery_price)
+    is_loan = payment_type == "Loan"
+    # An incentive never reduces a monthly installment: for a loan it is computed on the same
+    # tiers' Cash price and reported as its own total beside the unchanged installment.
+    incentive_base = total_price
+    if is_loan:
+        incentive_base = to_cents(cash_price(solar, num_panels, lmi))
+        if battery is not None:
+            incentive_base = to_cents(incentive_base + cash_price(battery, num_batteries, lmi))
     granted = grant_incentives(
         incentives,
         zip_code=registration.zip_code,
         low_medium_income=lmi,
         campaign_date=campaign_date,
-        total_price=total_price,
+        total_price=incentive_base,
         installed_watts=solar_watts(solar, num_panels),
     )
-    net_price = to_cents(max(0.0, total_price - sum(g.amount for g in granted)))
-    is_loan = payment_type == "Loan"
+    granted_sum = sum(g.amount for g in granted)
+    net_price = total_price if is_loan else to_cents(max(0.0, total_price - granted_sum))
     return PurchaseOrder(
         registration_id=registration.registration_id,
         supplier_id=supplier.supplier_id,
@@ -113,5 +128,6 @@ def build_purchase_order(
         interest_rate=supplier.interest_rate if is_loan else None,
         loan_term_months=supplier.loan_term_months if is_loan else None,
         incentives=tuple(granted),
+        incentives_total=to_cents(granted_sum),
         net_price=net_price,
     )
