@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -14,7 +15,15 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
+from pydantic_core import ErrorDetails
 
+from igent.domain.bounds import (
+    MAX_BATTERIES,
+    MAX_NESTING,
+    MAX_PANELS,
+    has_non_finite,
+    nesting_depth,
+)
 from igent.domain.coerce import to_flag, to_optional_int, to_trimmed_str
 
 PaymentType = Literal["Cash", "Loan"]
@@ -44,12 +53,14 @@ class Registration(BaseModel):
     campaign_name: str | None = Field(default=None, alias="CampaignName")
     status: str | None = Field(default=None, alias="RegistrationStatus")
     knows_amount_of_panels: Flag = Field(default=False, alias="Product_KnowsAmountOfPanels")
-    amount_of_panels: OptionalInt = Field(default=None, alias="Product_AmountOfPanels")
+    amount_of_panels: OptionalInt = Field(
+        default=None, alias="Product_AmountOfPanels", le=MAX_PANELS
+    )
     optimal_amount_of_panels: OptionalInt = Field(
-        default=None, alias="Proposal_OptimalAmountOfPanels"
+        default=None, alias="Proposal_OptimalAmountOfPanels", le=MAX_PANELS
     )
     optimal_amount_of_batteries: OptionalInt = Field(
-        default=None, alias="Proposal_OptimalAmountOfBatteries"
+        default=None, alias="Proposal_OptimalAmountOfBatteries", le=MAX_BATTERIES
     )
     low_medium_income: Flag = Field(default=False, alias="Contact_LowMediumIncome")
     payment_type: Annotated[PaymentType | None, BeforeValidator(_to_payment_type)] = Field(
@@ -106,6 +117,34 @@ class RegistrationRecord:
         return text or f"#{self.record_index}"
 
 
+def _flat_value_problem(raw: Mapping[str, Any]) -> str | None:
+    """Name the first value that is NaN/infinite or nested too deeply, or return None."""
+    for key, value in raw.items():
+        if type(value) is float and not math.isfinite(value):
+            return f"field {key!r}: expected a finite number, got {value!r}"
+        if isinstance(value, Mapping | list) and (
+            nesting_depth(value) >= MAX_NESTING or has_non_finite(value)
+        ):
+            return f"field {key!r}: nested more than {MAX_NESTING} levels deep or not finite"
+    return None
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:80] + "..."
+
+
+def _problem(err: ErrorDetails, raw: Mapping[str, Any]) -> str:
+    field = ".".join(str(p) for p in err["loc"])
+    if err["type"] == "missing":
+        return f"field {field!r} is missing"
+    shown = _shown(raw.get(field, err["input"]))
+    if err["type"] == "less_than_equal":
+        bound = (err.get("ctx") or {}).get("le")
+        return f"field {field!r}: expected at most {bound} (docs/rules.md, Bounds), got {shown}"
+    return f"field {field!r}: {err['msg']} (got {shown})"
+
+
 def parse_registration_record(raw: Any, record_index: int) -> RegistrationRecord:
     """Parse one raw registration; a validation failure is kept as the record's error."""
     if not isinstance(raw, Mapping):
@@ -115,19 +154,24 @@ def parse_registration_record(raw: Any, record_index: int) -> RegistrationRecord
             registration=None,
             error=f"registration #{record_index}: expected a JSON object, got {type(raw).__name__}",
         )
-    try:
-        return RegistrationRecord(record_index, raw, Registration.model_validate(raw))
-    except ValidationError as exc:
-        raw_id = raw.get("RegistrationNumber")
-        problems = "; ".join(
-            f"field {'.'.join(str(p) for p in err['loc'])!r}: {err['msg']} (got {err['input']!r})"
-            if err["type"] != "missing"
-            else f"field {'.'.join(str(p) for p in err['loc'])!r} is missing"
-            for err in exc.errors()
-        )
-        return RegistrationRecord(
-            record_index=record_index,
-            raw=raw,
-            registration=None,
-            error=f"registration #{record_index} ({raw_id!r}): {problems}",
-        )
+    problem = _flat_value_problem(raw)
+    if problem is None:
+        try:
+            return RegistrationRecord(record_index, raw, Registration.model_validate(raw))
+        except ValidationError as exc:
+            problem = "; ".join(_problem(err, raw) for err in exc.errors())
+    else:
+        # Keep only plain values, so the record can always be written out as valid JSON.
+        raw = {
+            key: value
+            for key, value in raw.items()
+            if isinstance(value, str | int | bool)
+            or value is None
+            or (type(value) is float and math.isfinite(value))
+        }
+    return RegistrationRecord(
+        record_index=record_index,
+        raw=raw,
+        registration=None,
+        error=f"registration #{record_index} ({_shown(raw.get('RegistrationNumber'))}): {problem}",
+    )
