@@ -6,8 +6,15 @@ import datetime as dt
 
 import pytest
 
-from igent.domain import PriceTier
-from igent.rules import choose_tier, incentive_amount, price_column
+from igent.campaign import generate_campaign
+from igent.domain import IncentiveBook, OfferBook, PriceTier
+from igent.rules import (
+    RulesEngine,
+    build_purchase_order,
+    choose_tier,
+    incentive_amount,
+    price_column,
+)
 from tests.support.factories import (
     CAMPAIGN_DATE,
     MISSING,
@@ -446,3 +453,23 @@ def test_cash_incentives_total_is_reported_and_subtracted() -> None:
 
     assert order.incentives_total == 300
     assert order.net_price == order.total_price - 300
+
+
+def test_engine_price_lists_and_incentive_plan_match_uncached_pricing() -> None:
+    """The per-offers-book caches (performance) never change a purchase order."""
+    campaign = generate_campaign(num_registrations=300, num_suppliers=5, scenario="diverse", seed=3)
+    offers = OfferBook.model_validate(campaign.offers)
+    incentives = IncentiveBook.model_validate(campaign.incentives)
+    date = dt.date(2026, 6, 1)
+    engine = RulesEngine(offers, incentives, date)
+    priced = 0
+    for raw in campaign.registrations:
+        record = make_record(raw)
+        for supplier in offers.suppliers:
+            try:
+                uncached = build_purchase_order(record.registration, supplier, incentives, date)
+            except ValueError:
+                continue
+            assert engine.price(record.registration, supplier.supplier_id) == uncached
+            priced += 1
+    assert priced > 300

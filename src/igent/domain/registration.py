@@ -117,14 +117,20 @@ class RegistrationRecord:
         return text or f"#{self.record_index}"
 
 
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
 def _flat_value_problem(raw: Mapping[str, Any]) -> str | None:
     """Name the first value that is NaN/infinite or nested too deeply, or return None."""
+    # Runs once per record (a million times for a national campaign): exact type checks first.
     for key, value in raw.items():
-        if type(value) is float and not math.isfinite(value):
-            return f"field {key!r}: expected a finite number, got {value!r}"
-        if isinstance(value, Mapping | list) and (
-            nesting_depth(value) >= MAX_NESTING or has_non_finite(value)
-        ):
+        kind = type(value)
+        if kind in _PLAIN:
+            continue
+        if kind is float:
+            if not math.isfinite(value):
+                return f"field {key!r}: expected a finite number, got {value!r}"
+        elif nesting_depth(value) >= MAX_NESTING or has_non_finite(value):
             return f"field {key!r}: nested more than {MAX_NESTING} levels deep or not finite"
     return None
 
