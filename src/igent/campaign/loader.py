@@ -19,7 +19,7 @@ from igent.domain import (
     RegistrationRecord,
     parse_registration_record,
 )
-from igent.domain.bounds import MAX_NESTING, has_non_finite, nesting_depth
+from igent.domain.bounds import MAX_NESTING, is_plain_json, nesting_depth
 from igent.errors import DataError
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -53,8 +53,11 @@ def _parse_document(text: str, source: str) -> Any:
         raise DataError(
             f"{source}: nested more than {MAX_NESTING} levels deep; expected a flat document"
         )
-    if has_non_finite(data):
-        raise DataError(f"{source}: contains a NaN or infinite number; write finite numbers")
+    if not is_plain_json(data):
+        raise DataError(
+            f"{source}: contains a NaN or infinite number or text that is not valid UTF-8 "
+            "(a lone surrogate such as \\ud800); write finite numbers and plain text"
+        )
     return data
 
 

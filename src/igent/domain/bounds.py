@@ -39,16 +39,29 @@ def nesting_depth(value: Any, limit: int = MAX_NESTING) -> int:
     return depth
 
 
-def has_non_finite(value: Any) -> bool:
-    """Return True when a float in ``value`` (nested or not) is NaN or infinite."""
+def is_utf8_text(text: str) -> bool:
+    """Return True when ``text`` can be written as UTF-8 (no lone surrogate such as \\ud800)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def is_plain_json(value: Any) -> bool:
+    """Return True when ``value`` (nested or not) holds only finite numbers and UTF-8 text."""
     stack = [value]
     while stack:
         node = stack.pop()
         if isinstance(node, float):
             if not math.isfinite(node):
-                return True
+                return False
+        elif isinstance(node, str):
+            if not (node.isascii() or is_utf8_text(node)):
+                return False
         elif isinstance(node, Mapping):
+            stack.extend(node.keys())
             stack.extend(node.values())
         elif isinstance(node, list | tuple):
             stack.extend(node)
-    return False
+    return True

@@ -21,7 +21,8 @@ from igent.domain.bounds import (
     MAX_BATTERIES,
     MAX_NESTING,
     MAX_PANELS,
-    has_non_finite,
+    is_plain_json,
+    is_utf8_text,
     nesting_depth,
 )
 from igent.domain.coerce import to_flag, to_optional_int, to_trimmed_str
@@ -117,21 +118,32 @@ class RegistrationRecord:
         return text or f"#{self.record_index}"
 
 
-_PLAIN = frozenset({str, int, bool, type(None)})
+_PLAIN = frozenset({int, bool, type(None)})
 
 
 def _flat_value_problem(raw: Mapping[str, Any]) -> str | None:
-    """Name the first value that is NaN/infinite or nested too deeply, or return None."""
+    """Name the first value that could not be written out as JSON in UTF-8, or return None.
+
+    NaN/infinity, nesting deeper than MAX_NESTING and lone surrogates ("\\ud800") are refused.
+    """
     # Runs once per record (a million times for a national campaign): exact type checks first.
     for key, value in raw.items():
+        if not (type(key) is str and (key.isascii() or is_utf8_text(key))):
+            return f"key {key!r} is not valid text"
         kind = type(value)
-        if kind in _PLAIN:
+        if kind is str:
+            if not (value.isascii() or is_utf8_text(value)):
+                return f"field {key!r}: not valid text (got {value!r})"
+        elif kind in _PLAIN:
             continue
-        if kind is float:
+        elif kind is float:
             if not math.isfinite(value):
                 return f"field {key!r}: expected a finite number, got {value!r}"
-        elif nesting_depth(value) >= MAX_NESTING or has_non_finite(value):
-            return f"field {key!r}: nested more than {MAX_NESTING} levels deep or not finite"
+        elif nesting_depth(value) >= MAX_NESTING or not is_plain_json(value):
+            return (
+                f"field {key!r}: nested more than {MAX_NESTING} levels deep, not finite "
+                "or not valid text"
+            )
     return None
 
 
@@ -171,9 +183,7 @@ def parse_registration_record(raw: Any, record_index: int) -> RegistrationRecord
         raw = {
             key: value
             for key, value in raw.items()
-            if isinstance(value, str | int | bool)
-            or value is None
-            or (type(value) is float and math.isfinite(value))
+            if is_plain_json(key) and not isinstance(value, Mapping | list) and is_plain_json(value)
         }
     return RegistrationRecord(
         record_index=record_index,
