@@ -45,7 +45,8 @@ def test_json_ndjson_and_csv_give_the_same_records(tmp_path: Path) -> None:
     raws = generate_campaign(
         num_registrations=200, num_suppliers=4, scenario="diverse", seed=5, invalid_rate=0.1
     ).registrations
-    raws.append(make_registration(RegistrationNumber="R-bad", Proposal_OptimalAmountOfBatteries="x"))
+    bad = make_registration(RegistrationNumber="R-bad", Proposal_OptimalAmountOfBatteries="x")
+    raws.append(bad)
     raws.append(dict(raws[0]))
     (tmp_path / "r.json").write_text(json.dumps(raws), encoding="utf-8")
     (tmp_path / "r.ndjson").write_text("".join(json.dumps(r) + "\n" for r in raws))
@@ -81,7 +82,7 @@ def test_streamed_json_yields_records_before_reading_the_whole_file(tmp_path: Pa
     ("content", "expected"),
     [
         pytest.param(b"", "the file is empty", id="empty"),
-        pytest.param(b"hello world", "expected a JSON list of registrations, got 'hello", id="text"),
+        pytest.param(b"hello world", "expected a JSON list of registrations, got 'hel", id="text"),
         pytest.param(b'[{"a": 1}, xyz]', "not valid JSON in bytes 0-15: lexical error", id="junk"),
         pytest.param(b'[{"a": 1}] [', "trailing garbage", id="trailing"),
         pytest.param(b'{"other": []}', "'registrations' list, got keys ['other']", id="wrapper"),
