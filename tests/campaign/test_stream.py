@@ -10,7 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from igent.campaign import generate_campaign, iter_registration_records, load_registrations
+from igent.campaign import (
+    generate_campaign,
+    iter_registration_records,
+    load_registrations,
+    parse_registrations,
+)
 from igent.errors import DataError
 from tests.support.factories import make_registration
 
@@ -59,6 +64,10 @@ def test_json_ndjson_and_csv_give_the_same_records(tmp_path: Path) -> None:
     assert any(not ok for *_, ok in expected)
     for name in ("r.ndjson", "r.jsonl", "r.csv"):
         assert _summary(iter_registration_records(tmp_path / name)) == expected, name
+    in_memory = parse_registrations((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert [(r.raw, r.registration, r.error) for r in in_memory] == [
+        (r.raw, r.registration, r.error) for r in iter_registration_records(tmp_path / "r.json")
+    ]
 
 
 def test_streamed_json_yields_records_before_reading_the_whole_file(tmp_path: Path) -> None:
