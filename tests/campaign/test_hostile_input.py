@@ -136,29 +136,43 @@ def iter_registration_records_from(raw):
 
 
 DEEP = "[" * 100_000 + "]" * 100_000
+NESTED_40 = "[" * 40 + "]" * 40
 
 
 @pytest.mark.parametrize("suffix", [".json", ".ndjson"])
-def test_deeply_nested_registration_is_invalid_not_recursion_error(tmp_path: Path, suffix) -> None:
+def test_nested_registration_field_is_an_invalid_record(tmp_path: Path, suffix) -> None:
     raw = json.dumps(make_registration(RegistrationNumber="R-1"))
-    deep_field = raw[:-1] + f', "Notes": {DEEP}}}'
+    nested = raw[:-1] + f', "Notes": {NESTED_40}}}'
     path = tmp_path / f"regs{suffix}"
-    if suffix == ".json":
-        path.write_text(f"[{raw}, {deep_field}, {DEEP}]")
-    else:
-        path.write_text(f"{raw}\n{deep_field}\n")
+    path.write_text(
+        f"[{raw}, {nested}, {NESTED_40}]" if suffix == ".json" else f"{raw}\n{nested}\n"
+    )
 
-    if suffix == ".ndjson":
-        message = _one_line_error(lambda: list(iter_registration_records(path)))
-        assert message.startswith(f"{path}: line 2 ")
-        return
-    good, deep, bare = iter_registration_records(path)
+    good, deep, *bare = iter_registration_records(path)
+
     assert good.registration is not None
     assert deep.registration is None
     assert "field 'Notes': nested more than 32 levels deep" in deep.error
     assert "Notes" not in deep.raw
     assert json.dumps(dict(deep.raw), allow_nan=False)
-    assert bare.error == "registration #2: expected a JSON object, got list"
+    if bare:
+        assert bare[0].error == "registration #2: expected a JSON object, got list"
+
+
+@pytest.mark.parametrize("suffix", [".json", ".ndjson"])
+def test_absurdly_nested_registrations_file_is_a_data_error_not_recursion(
+    tmp_path: Path, suffix
+) -> None:
+    raw = json.dumps(make_registration(RegistrationNumber="R-1"))
+    path = tmp_path / f"regs{suffix}"
+    path.write_text(f"[{raw}, {DEEP}]" if suffix == ".json" else f"{raw}\n{DEEP}\n")
+
+    message = _one_line_error(lambda: list(iter_registration_records(path)))
+
+    if suffix == ".json":
+        assert message.startswith(f"{path}: nested more than 256 levels deep in bytes 0-")
+    else:
+        assert message.startswith(f"{path}: line 2 ")
 
 
 def test_deeply_nested_offers_are_a_data_error(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from igent.campaign.depth import JsonDepthGuard
 from igent.errors import DataError
 
 BOM = codecs.BOM_UTF8
@@ -56,9 +57,10 @@ class Utf8Reader:
     ijson reads through it, so a bad byte stops the parse with its offset, not a traceback.
     """
 
-    def __init__(self, stream: BinaryIO, source: str) -> None:
+    def __init__(self, stream: BinaryIO, source: str, guard: JsonDepthGuard | None = None) -> None:
         self._stream = stream
         self._source = source
+        self._guard = guard
         self._decoder = codecs.getincrementaldecoder("utf-8")()
         self.offset = 0
         self.chunk_start = 0
@@ -81,6 +83,8 @@ class Utf8Reader:
             # The decoder may hold back up to 3 bytes of an unfinished character.
             held = len(exc.object) - len(data)
             raise not_utf8(self._source, self.offset + exc.start - held, exc) from None
+        if self._guard is not None:
+            self._guard.feed(data, self.offset)
         self.offset += len(data)
         return data
 

@@ -17,6 +17,7 @@ from typing import Any, BinaryIO
 
 import ijson  # type: ignore[import-untyped]
 
+from igent.campaign.depth import JsonDepthGuard
 from igent.campaign.source import Utf8Reader, iter_lines, open_input, read_text
 from igent.domain import RegistrationRecord, parse_registration_record
 from igent.errors import DataError
@@ -60,7 +61,7 @@ class _BadRow:
 
 def _json_objects(stream: BinaryIO, source: str) -> Iterator[Any]:
     """Yield the items of a JSON list, or of the list under "registrations"."""
-    reader = Utf8Reader(stream, source)
+    reader = Utf8Reader(stream, source, JsonDepthGuard(source))
     first = reader.read(_CHUNK)
     start = first.lstrip()[:1]
     if start not in (b"[", b"{"):
