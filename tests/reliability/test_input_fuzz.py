@@ -24,7 +24,7 @@ from igent.errors import DataError
 from igent.rules import RulesEngine
 from tests.support.factories import make_incentive, make_registration, make_supplier
 
-FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 DATE = dt.date(2026, 6, 1)
 
 REGISTRATION_KEYS = (
