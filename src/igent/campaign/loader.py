@@ -29,7 +29,9 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number JSON allows; write a finite number")
 
 
-def _parse_document(text: str, source: str) -> Any:
+def _parse_document(text: str, source: str, *, check_values: bool = True) -> Any:
+    """Parse JSON or YAML by extension; ``check_values`` also refuses deep nesting, NaN,
+    infinity and lone surrogates (registrations check those per record instead)."""
     try:
         if source.endswith((".yaml", ".yml")):
             data = yaml.safe_load(text)
@@ -49,6 +51,8 @@ def _parse_document(text: str, source: str) -> Any:
     except ValueError as exc:
         # Infinity/NaN (parse_constant) and integers of more than 4,300 digits.
         raise DataError(f"{source}: not valid JSON: {str(exc)[:160]}") from None
+    if not check_values:
+        return data
     if nesting_depth(data) > MAX_NESTING:
         raise DataError(
             f"{source}: nested more than {MAX_NESTING} levels deep; expected a flat document"
@@ -130,7 +134,7 @@ def load_incentives(path: Path | None) -> IncentiveBook:
 
 def parse_registrations(text: str, source: str = "<registrations>") -> list[RegistrationRecord]:
     """Parse a registrations file; a bad record is kept as an invalid record, never dropped."""
-    data = _parse_document(text, source)
+    data = _parse_document(text, source, check_values=False)
     if isinstance(data, dict) and isinstance(data.get("registrations"), list):
         data = data["registrations"]
     if not isinstance(data, list):
