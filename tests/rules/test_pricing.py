@@ -6,8 +6,15 @@ import datetime as dt
 
 import pytest
 
-from igent.domain import PriceTier
-from igent.rules import choose_tier, incentive_amount, price_column
+from igent.campaign import generate_campaign
+from igent.domain import IncentiveBook, OfferBook, PriceTier
+from igent.rules import (
+    RulesEngine,
+    build_purchase_order,
+    choose_tier,
+    incentive_amount,
+    price_column,
+)
 from tests.support.factories import (
     CAMPAIGN_DATE,
     MISSING,
@@ -394,3 +401,75 @@ def test_incentive_amount_is_rounded_to_cents() -> None:
     incentive = make_incentives(make_incentive(rate=1 / 3)).incentives[0]
 
     assert incentive_amount(incentive, total_price=1_000, installed_watts=0) == 3.33
+
+
+# --- rule 9: incentives on loans (issue 8, item 17) -------------------------------------------
+
+
+def _loan_supplier() -> dict:
+    return make_supplier(
+        "S1",
+        solar_tiers=[make_tier(12, 15_043, loan=176.96)],
+        battery_tiers=None,
+    )
+
+
+def test_loan_incentives_never_reduce_the_monthly_installment() -> None:
+    order = _price(
+        make_registration(PaymentType="Loan"),
+        supplier=_loan_supplier(),
+        incentives=[
+            make_incentive(name="State grant", kind="fixed_amount", rate=2_500),
+            make_incentive(name="Utility rebate", kind="fixed_amount", rate=1_500),
+        ],
+    )
+
+    assert order.total_price == 176.96
+    assert order.net_price == 176.96
+    assert [(i.name, i.amount) for i in order.incentives] == [
+        ("State grant", 2_500),
+        ("Utility rebate", 1_500),
+    ]
+    assert order.incentives_total == 4_000
+
+
+def test_loan_percent_incentive_is_computed_on_the_same_tiers_cash_price() -> None:
+    order = _price(
+        make_registration(PaymentType="Loan"),
+        supplier=_loan_supplier(),
+        incentives=[make_incentive(name="Tax credit", kind="percent_of_total", rate=30)],
+    )
+
+    assert order.incentives[0].amount == round(15_043 * 0.30, 2)
+    assert order.incentives_total == order.incentives[0].amount
+    assert order.net_price == order.total_price == 176.96
+
+
+def test_cash_incentives_total_is_reported_and_subtracted() -> None:
+    order = _price(
+        make_registration(),
+        incentives=[make_incentive(name="A", kind="fixed_amount", rate=300)],
+    )
+
+    assert order.incentives_total == 300
+    assert order.net_price == order.total_price - 300
+
+
+def test_engine_price_lists_and_incentive_plan_match_uncached_pricing() -> None:
+    """The per-offers-book caches (performance) never change a purchase order."""
+    campaign = generate_campaign(num_registrations=300, num_suppliers=5, scenario="diverse", seed=3)
+    offers = OfferBook.model_validate(campaign.offers)
+    incentives = IncentiveBook.model_validate(campaign.incentives)
+    date = dt.date(2026, 6, 1)
+    engine = RulesEngine(offers, incentives, date)
+    priced = 0
+    for raw in campaign.registrations:
+        record = make_record(raw)
+        for supplier in offers.suppliers:
+            try:
+                uncached = build_purchase_order(record.registration, supplier, incentives, date)
+            except ValueError:
+                continue
+            assert engine.price(record.registration, supplier.supplier_id) == uncached
+            priced += 1
+    assert priced > 300

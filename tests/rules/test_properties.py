@@ -261,7 +261,12 @@ def test_purchase_order_adds_up(campaign: Campaign) -> None:
             continue
         assert order.total_price == round(order.solar_price + order.battery_price, 2)
         granted = sum(i.amount for i in order.incentives)
-        assert order.net_price == round(max(0.0, order.total_price - granted), 2)
+        assert order.incentives_total == round(granted, 2)
+        if order.payment_type == "Loan":
+            # Incentives never reduce a monthly installment (issue 8, item 17).
+            assert order.net_price == order.total_price
+        else:
+            assert order.net_price == round(max(0.0, order.total_price - granted), 2)
         assert order.net_price >= 0
         assert len(order.lines) == (2 if order.num_batteries > 0 else 1)
         assert (order.interest_rate, order.loan_term_months) == (

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from igent.agents import purchase_order_answer
 from igent.rules import validate_match, validate_purchase_order
 from tests.support.factories import (
+    CAMPAIGN_DATE,
     make_engine,
     make_incentive,
     make_incentives,
@@ -416,3 +418,30 @@ def test_po_validator_rejects_po_for_invalid_registration(engine) -> None:
 
     assert "no PO is possible" in message
     assert "Contact_Zip" in message
+
+
+def test_validator_rejects_a_loan_installment_reduced_by_incentives() -> None:
+    """Issue 8, item 17: a loan's net_price is its monthly installment, never reduced."""
+    supplier = make_supplier(
+        "S1", solar_tiers=[make_tier(12, 15_043, loan=176.96)], battery_tiers=None
+    )
+    engine = make_engine(
+        make_offers(supplier),
+        make_incentives(
+            make_incentive(name="State grant", kind="fixed_amount", rate=2_500),
+            make_incentive(name="Utility rebate", kind="fixed_amount", rate=1_500),
+        ),
+        CAMPAIGN_DATE,
+    )
+    record = make_record(make_registration(PaymentType="Loan"))
+    correct = purchase_order_answer(engine.price(record.registration, "S1"))
+    assert correct["net_price"] == 176.96
+    assert correct["incentives_total"] == 4_000
+
+    assert validate_purchase_order(engine, record, "S1", correct).is_valid
+    reduced = {**correct, "net_price": 0.0}
+    report = validate_purchase_order(engine, record, "S1", reduced)
+    assert not report.is_valid
+    assert any("never reduce a loan installment" in v for v in report.violations)
+    wrong_total = {**correct, "incentives_total": 176.96}
+    assert not validate_purchase_order(engine, record, "S1", wrong_total).is_valid

@@ -282,6 +282,7 @@ def purchase_order_answer(order: PurchaseOrder) -> dict[str, Any]:
         "battery_price": order.battery_price,
         "total_price": order.total_price,
         "incentives": [{"name": i.name, "amount": i.amount} for i in order.incentives],
+        "incentives_total": order.incentives_total,
         "net_price": order.net_price,
     }
     if order.payment_type == "Loan":

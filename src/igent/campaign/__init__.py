@@ -16,6 +16,7 @@ from igent.campaign.loader import (
     parse_offers,
     parse_registrations,
 )
+from igent.campaign.stream import iter_registration_records
 
 __all__ = [
     "GeneratedCampaign",
@@ -23,6 +24,7 @@ __all__ = [
     "Scenario",
     "demo_campaign_paths",
     "generate_campaign",
+    "iter_registration_records",
     "load_incentives",
     "load_offers",
     "load_registrations",

@@ -10,37 +10,59 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from igent.campaign.offers_csv import offers_document_from_csv
+from igent.campaign.source import read_text
+from igent.campaign.stream import iter_registration_records, mark_duplicates
 from igent.domain import (
     IncentiveBook,
     OfferBook,
     RegistrationRecord,
     parse_registration_record,
 )
+from igent.domain.bounds import MAX_NESTING, is_plain_json, nesting_depth
 from igent.errors import DataError
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
-def _read_text(path: Path, what: str) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DataError(f"{what} file {str(path)!r} does not exist") from None
-    except OSError as exc:
-        raise DataError(f"{what} file {str(path)!r} cannot be read: {exc}") from exc
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows; write a finite number")
 
 
-def _parse_document(text: str, source: str) -> Any:
+def _parse_document(text: str, source: str, *, check_values: bool = True) -> Any:
+    """Parse JSON or YAML by extension; ``check_values`` also refuses deep nesting, NaN,
+    infinity and lone surrogates (registrations check those per record instead)."""
     try:
         if source.endswith((".yaml", ".yml")):
-            return yaml.safe_load(text)
-        return json.loads(text)
+            data = yaml.safe_load(text)
+        else:
+            data = json.loads(text.removeprefix("\ufeff"), parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         raise DataError(
             f"{source}: not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-        ) from exc
+        ) from None
     except yaml.YAMLError as exc:
-        raise DataError(f"{source}: not valid YAML: {exc}") from exc
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"{source}: not valid YAML: {first}") from None
+    except RecursionError:
+        raise DataError(
+            f"{source}: nested more than {MAX_NESTING} levels deep; expected a flat document"
+        ) from None
+    except ValueError as exc:
+        # Infinity/NaN (parse_constant) and integers of more than 4,300 digits.
+        raise DataError(f"{source}: not valid JSON: {str(exc)[:160]}") from None
+    if not check_values:
+        return data
+    if nesting_depth(data) > MAX_NESTING:
+        raise DataError(
+            f"{source}: nested more than {MAX_NESTING} levels deep; expected a flat document"
+        )
+    if not is_plain_json(data):
+        raise DataError(
+            f"{source}: contains a NaN or infinite number or text that is not valid UTF-8 "
+            "(a lone surrogate such as \\ud800); write finite numbers and plain text"
+        )
+    return data
 
 
 def _location(loc: Sequence[int | str], data: Any) -> str:
@@ -80,13 +102,17 @@ def validate_document(model: type[ModelT], data: Any, source: str) -> ModelT:
 
 
 def parse_offers(text: str, source: str = "<offers>") -> OfferBook:
-    """Parse an offers file's text."""
-    return validate_document(OfferBook, _parse_document(text, source), source)
+    """Parse an offers file's text: JSON, YAML or, for a ``.csv`` source, the CSV layout."""
+    if source.lower().endswith(".csv"):
+        data: Any = offers_document_from_csv(text.removeprefix("\ufeff"), source)
+    else:
+        data = _parse_document(text, source)
+    return validate_document(OfferBook, data, source)
 
 
 def load_offers(path: Path) -> OfferBook:
-    """Read and validate an offers file; any problem stops the run."""
-    return parse_offers(_read_text(path, "offers"), source=str(path))
+    """Read and validate an offers file (JSON or CSV by extension); any problem stops the run."""
+    return parse_offers(read_text(path, "offers"), source=str(path))
 
 
 def parse_incentives(text: str, source: str = "<incentives>") -> IncentiveBook:
@@ -103,46 +129,22 @@ def load_incentives(path: Path | None) -> IncentiveBook:
     """Read and validate an incentives file; None gives no incentives."""
     if path is None:
         return IncentiveBook()
-    return parse_incentives(_read_text(path, "incentives"), source=str(path))
+    return parse_incentives(read_text(path, "incentives"), source=str(path))
 
 
 def parse_registrations(text: str, source: str = "<registrations>") -> list[RegistrationRecord]:
     """Parse a registrations file; a bad record is kept as an invalid record, never dropped."""
-    data = _parse_document(text, source)
+    data = _parse_document(text, source, check_values=False)
     if isinstance(data, dict) and isinstance(data.get("registrations"), list):
         data = data["registrations"]
     if not isinstance(data, list):
         raise DataError(
             f"{source}: expected a JSON list of registrations, got {type(data).__name__}"
         )
-    records = [parse_registration_record(raw, index) for index, raw in enumerate(data)]
-    return _mark_duplicates(records)
-
-
-def _mark_duplicates(records: list[RegistrationRecord]) -> list[RegistrationRecord]:
-    """Turn a repeated RegistrationNumber into an invalid record; the first one stands.
-
-    Capacity reservations and results are keyed by registration id, so a second record with
-    the same id would otherwise overwrite the first or take capacity twice.
-    """
-    first_seen: dict[str, int] = {}
-    marked = []
-    for record in records:
-        registration_id = record.registration_id
-        if record.registration is not None and registration_id in first_seen:
-            record = RegistrationRecord(
-                record_index=record.record_index,
-                raw=record.raw,
-                registration=None,
-                error=f"registration #{record.record_index} ({registration_id!r}): field "
-                f"'RegistrationNumber' repeats record #{first_seen[registration_id]}; ids must "
-                "be unique",
-            )
-        first_seen.setdefault(registration_id, record.record_index)
-        marked.append(record)
-    return marked
+    records = (parse_registration_record(raw, index) for index, raw in enumerate(data))
+    return list(mark_duplicates(records))
 
 
 def load_registrations(path: Path) -> list[RegistrationRecord]:
-    """Read a registrations file."""
-    return parse_registrations(_read_text(path, "registrations"), source=str(path))
+    """Read a whole registrations file (JSON list, NDJSON or CSV by extension)."""
+    return list(iter_registration_records(path))

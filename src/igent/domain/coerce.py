@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 _TRUE = {"1", "true", "yes", "y", "t"}
@@ -56,14 +57,19 @@ def to_number(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError(f"expected a number, got {value!r}")
     if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
+        number = float(value)
+    elif isinstance(value, str):
         text = value.strip().replace(",", "").replace("$", "").replace("€", "").strip()
         try:
-            return float(text)
+            number = float(text)
         except ValueError:
             raise ValueError(f"expected a number, got {value!r}") from None
-    raise ValueError(f"expected a number, got {value!r}")
+    else:
+        raise ValueError(f"expected a number, got {value!r}")
+    # NaN and infinity would be written out as invalid JSON (Infinity, NaN).
+    if not math.isfinite(number):
+        raise ValueError(f"expected a finite number, got {value!r}")
+    return number
 
 
 def to_trimmed_str(value: Any) -> str:

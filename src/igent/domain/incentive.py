@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from igent.domain.bounds import MAX_PRICE
 from igent.domain.coerce import to_trimmed_str
 
 IncentiveKind = Literal["percent_of_total", "fixed_amount", "per_watt"]
@@ -29,8 +30,10 @@ class Incentive(BaseModel):
         description="percent_of_total: rate % of total_price; fixed_amount: rate; "
         "per_watt: rate x installed solar watts."
     )
-    rate: float = Field(ge=0)
-    cap: float | None = Field(default=None, ge=0, description="Largest amount granted.")
+    rate: float = Field(ge=0, le=MAX_PRICE, allow_inf_nan=False)
+    cap: float | None = Field(
+        default=None, ge=0, le=MAX_PRICE, allow_inf_nan=False, description="Largest amount granted."
+    )
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> Incentive:

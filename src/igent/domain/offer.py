@@ -6,6 +6,13 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from igent.domain.bounds import (
+    MAX_CAPACITY,
+    MAX_INTEREST_RATE,
+    MAX_LOAN_TERM_MONTHS,
+    MAX_PRICE,
+    MAX_TIER_QUANTITY,
+)
 from igent.domain.coerce import to_number, to_optional_int, to_trimmed_str
 
 ProductType = Literal["Solar", "Battery"]
@@ -28,11 +35,13 @@ class PriceTier(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
 
-    quantity: WholeNumber = Field(alias="Quantity", ge=0)
-    cash_price: Number = Field(default=0.0, alias="CashPrice", ge=0)
-    lmi_cash_price: Number = Field(default=0.0, alias="LMICashPrice", ge=0)
-    loan_installment: Number = Field(default=0.0, alias="LoanInstallment", ge=0)
-    lmi_loan_installment: Number = Field(default=0.0, alias="LMILoanInstallment", ge=0)
+    quantity: WholeNumber = Field(alias="Quantity", ge=0, le=MAX_TIER_QUANTITY)
+    cash_price: Number = Field(default=0.0, alias="CashPrice", ge=0, le=MAX_PRICE)
+    lmi_cash_price: Number = Field(default=0.0, alias="LMICashPrice", ge=0, le=MAX_PRICE)
+    loan_installment: Number = Field(default=0.0, alias="LoanInstallment", ge=0, le=MAX_PRICE)
+    lmi_loan_installment: Number = Field(
+        default=0.0, alias="LMILoanInstallment", ge=0, le=MAX_PRICE
+    )
 
 
 class Product(BaseModel):
@@ -52,9 +61,13 @@ class Supplier(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
 
     supplier_id: TrimmedStr = Field(alias="SupplierID", min_length=1)
-    capacity: WholeNumber = Field(alias="Capacity", ge=0)
-    interest_rate: Number | None = Field(default=None, alias="InterestRate")
-    loan_term_months: WholeNumber | None = Field(default=None, alias="LoanTermMonths")
+    capacity: WholeNumber = Field(alias="Capacity", ge=0, le=MAX_CAPACITY)
+    interest_rate: Number | None = Field(
+        default=None, alias="InterestRate", ge=0, le=MAX_INTEREST_RATE
+    )
+    loan_term_months: WholeNumber | None = Field(
+        default=None, alias="LoanTermMonths", ge=0, le=MAX_LOAN_TERM_MONTHS
+    )
     service_areas: tuple[TrimmedStr, ...] = Field(default=(), alias="ServiceAreas")
     offers: tuple[Product, ...] = Field(default=(), alias="Offers")
 

@@ -55,4 +55,5 @@ class PurchaseOrder(BaseModel):
     interest_rate: float | None = None
     loan_term_months: int | None = None
     incentives: tuple[IncentiveAmount, ...] = ()
+    incentives_total: float = 0.0
     net_price: float

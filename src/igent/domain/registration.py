@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -14,7 +15,16 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
+from pydantic_core import ErrorDetails
 
+from igent.domain.bounds import (
+    MAX_BATTERIES,
+    MAX_NESTING,
+    MAX_PANELS,
+    is_plain_json,
+    is_utf8_text,
+    nesting_depth,
+)
 from igent.domain.coerce import to_flag, to_optional_int, to_trimmed_str
 
 PaymentType = Literal["Cash", "Loan"]
@@ -44,12 +54,14 @@ class Registration(BaseModel):
     campaign_name: str | None = Field(default=None, alias="CampaignName")
     status: str | None = Field(default=None, alias="RegistrationStatus")
     knows_amount_of_panels: Flag = Field(default=False, alias="Product_KnowsAmountOfPanels")
-    amount_of_panels: OptionalInt = Field(default=None, alias="Product_AmountOfPanels")
+    amount_of_panels: OptionalInt = Field(
+        default=None, alias="Product_AmountOfPanels", le=MAX_PANELS
+    )
     optimal_amount_of_panels: OptionalInt = Field(
-        default=None, alias="Proposal_OptimalAmountOfPanels"
+        default=None, alias="Proposal_OptimalAmountOfPanels", le=MAX_PANELS
     )
     optimal_amount_of_batteries: OptionalInt = Field(
-        default=None, alias="Proposal_OptimalAmountOfBatteries"
+        default=None, alias="Proposal_OptimalAmountOfBatteries", le=MAX_BATTERIES
     )
     low_medium_income: Flag = Field(default=False, alias="Contact_LowMediumIncome")
     payment_type: Annotated[PaymentType | None, BeforeValidator(_to_payment_type)] = Field(
@@ -106,6 +118,51 @@ class RegistrationRecord:
         return text or f"#{self.record_index}"
 
 
+_PLAIN = frozenset({int, bool, type(None)})
+
+
+def _flat_value_problem(raw: Mapping[str, Any]) -> str | None:
+    """Name the first value that could not be written out as JSON in UTF-8, or return None.
+
+    NaN/infinity, nesting deeper than MAX_NESTING and lone surrogates ("\\ud800") are refused.
+    """
+    # Runs once per record (a million times for a national campaign): exact type checks first.
+    for key, value in raw.items():
+        if not (type(key) is str and (key.isascii() or is_utf8_text(key))):
+            return f"key {key!r} is not valid text"
+        kind = type(value)
+        if kind is str:
+            if not (value.isascii() or is_utf8_text(value)):
+                return f"field {key!r}: not valid text (got {value!r})"
+        elif kind in _PLAIN:
+            continue
+        elif kind is float:
+            if not math.isfinite(value):
+                return f"field {key!r}: expected a finite number, got {value!r}"
+        elif nesting_depth(value) >= MAX_NESTING or not is_plain_json(value):
+            return (
+                f"field {key!r}: nested more than {MAX_NESTING} levels deep, not finite "
+                "or not valid text"
+            )
+    return None
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:80] + "..."
+
+
+def _problem(err: ErrorDetails, raw: Mapping[str, Any]) -> str:
+    field = ".".join(str(p) for p in err["loc"])
+    if err["type"] == "missing":
+        return f"field {field!r} is missing"
+    shown = _shown(raw.get(field, err["input"]))
+    if err["type"] == "less_than_equal":
+        bound = (err.get("ctx") or {}).get("le")
+        return f"field {field!r}: expected at most {bound} (docs/rules.md, Bounds), got {shown}"
+    return f"field {field!r}: {err['msg']} (got {shown})"
+
+
 def parse_registration_record(raw: Any, record_index: int) -> RegistrationRecord:
     """Parse one raw registration; a validation failure is kept as the record's error."""
     if not isinstance(raw, Mapping):
@@ -115,19 +172,22 @@ def parse_registration_record(raw: Any, record_index: int) -> RegistrationRecord
             registration=None,
             error=f"registration #{record_index}: expected a JSON object, got {type(raw).__name__}",
         )
-    try:
-        return RegistrationRecord(record_index, raw, Registration.model_validate(raw))
-    except ValidationError as exc:
-        raw_id = raw.get("RegistrationNumber")
-        problems = "; ".join(
-            f"field {'.'.join(str(p) for p in err['loc'])!r}: {err['msg']} (got {err['input']!r})"
-            if err["type"] != "missing"
-            else f"field {'.'.join(str(p) for p in err['loc'])!r} is missing"
-            for err in exc.errors()
-        )
-        return RegistrationRecord(
-            record_index=record_index,
-            raw=raw,
-            registration=None,
-            error=f"registration #{record_index} ({raw_id!r}): {problems}",
-        )
+    problem = _flat_value_problem(raw)
+    if problem is None:
+        try:
+            return RegistrationRecord(record_index, raw, Registration.model_validate(raw))
+        except ValidationError as exc:
+            problem = "; ".join(_problem(err, raw) for err in exc.errors())
+    else:
+        # Keep only plain values, so the record can always be written out as valid JSON.
+        raw = {
+            key: value
+            for key, value in raw.items()
+            if is_plain_json(key) and not isinstance(value, Mapping | list) and is_plain_json(value)
+        }
+    return RegistrationRecord(
+        record_index=record_index,
+        raw=raw,
+        registration=None,
+        error=f"registration #{record_index} ({_shown(raw.get('RegistrationNumber'))}): {problem}",
+    )

@@ -15,8 +15,9 @@ from igent.domain import (
     RegistrationRecord,
     Supplier,
 )
+from igent.rules.incentives import IncentivePlan
 from igent.rules.matching import SupplierIndex, decide_match
-from igent.rules.pricing import build_purchase_order
+from igent.rules.pricing import PriceList, build_purchase_order
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,8 @@ class RulesEngine:
         self.campaign_date = campaign_date
         self.index = SupplierIndex.from_offers(offers)
         self._suppliers = {s.supplier_id: s for s in offers.suppliers}
+        self._price_lists = {s.supplier_id: PriceList(s) for s in offers.suppliers}
+        self._incentive_plan = IncentivePlan(incentives, campaign_date)
 
     def supplier(self, supplier_id: str) -> Supplier | None:
         """Return the supplier with this id, or None."""
@@ -75,7 +78,14 @@ class RulesEngine:
         supplier = self._suppliers.get(supplier_id)
         if supplier is None:
             raise ValueError(f"unknown supplier {supplier_id!r}")
-        return build_purchase_order(registration, supplier, self.incentives, self.campaign_date)
+        return build_purchase_order(
+            registration,
+            supplier,
+            self.incentives,
+            self.campaign_date,
+            price_list=self._price_lists[supplier_id],
+            incentive_plan=self._incentive_plan,
+        )
 
     def answer(self, record: RegistrationRecord, capacity_used: Mapping[str, int]) -> RuleOutcome:
         """Match and price one record against ``capacity_used`` (not updated)."""

@@ -56,3 +56,49 @@ def grant_incentives(
         for incentive in book.incentives
         if incentive.applies_to(zip_code, low_medium_income, campaign_date)
     ]
+
+
+_AMOUNT_CACHE_LIMIT = 10_000
+
+
+def _zip_set(incentive: Incentive) -> frozenset[str] | None:
+    return None if incentive.communities == "ALL" else frozenset(incentive.communities)
+
+
+class IncentivePlan:
+    """The incentives valid on one campaign date, with ZIP sets, built once per rules engine.
+
+    Equivalent to ``grant_incentives`` with that date; the date filter, the ZIP lookups and
+    the amount objects are not redone for every registration.
+    """
+
+    def __init__(self, book: IncentiveBook, campaign_date: dt.date) -> None:
+        self._entries = [
+            (
+                incentive,
+                None if incentive.communities == "ALL" else frozenset(incentive.communities),
+            )
+            for incentive in book.incentives
+            if incentive.is_valid_on(campaign_date)
+        ]
+        self._amounts: dict[tuple[int, float], IncentiveAmount] = {}
+
+    def grant(
+        self, *, zip_code: str, low_medium_income: bool, total_price: float, installed_watts: float
+    ) -> list[IncentiveAmount]:
+        """Return every incentive that applies, in file order, with its amount."""
+        zip_code = zip_code.strip()
+        granted: list[IncentiveAmount] = []
+        for position, (incentive, communities) in enumerate(self._entries):
+            if communities is not None and zip_code not in communities:
+                continue
+            if incentive.lmi_only and not low_medium_income:
+                continue
+            amount = incentive_amount(incentive, total_price, installed_watts)
+            found = self._amounts.get((position, amount))
+            if found is None:
+                found = IncentiveAmount(name=incentive.name, amount=amount)
+                if len(self._amounts) < _AMOUNT_CACHE_LIMIT:
+                    self._amounts[(position, amount)] = found
+            granted.append(found)
+        return granted

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from fractions import Fraction
+from dataclasses import dataclass, field
 
 from igent.domain import (
     CandidateAssessment,
@@ -14,7 +13,6 @@ from igent.domain import (
     Registration,
     Supplier,
     has_room,
-    used_pct,
 )
 
 
@@ -24,6 +22,8 @@ class SupplierIndex:
 
     offers: OfferBook
     by_zip: Mapping[str, tuple[Supplier, ...]]
+    # supplier id -> (offers priced Solar, offers priced Battery), looked up once per book.
+    products: Mapping[str, tuple[bool, bool]] = field(default_factory=dict)
 
     @classmethod
     def from_offers(cls, offers: OfferBook) -> SupplierIndex:
@@ -32,26 +32,47 @@ class SupplierIndex:
         for supplier in offers.suppliers:
             for zip_code in dict.fromkeys(z.strip() for z in supplier.service_areas):
                 by_zip.setdefault(zip_code, []).append(supplier)
-        return cls(offers=offers, by_zip={z: tuple(s) for z, s in by_zip.items()})
+        products = {
+            s.supplier_id: (s.product("Solar") is not None, s.product("Battery") is not None)
+            for s in offers.suppliers
+        }
+        return cls(
+            offers=offers, by_zip={z: tuple(s) for z, s in by_zip.items()}, products=products
+        )
 
     def candidates(self, zip_code: str) -> tuple[Supplier, ...]:
         """Return the suppliers serving ``zip_code`` (rule 2), in file order."""
-        return self.by_zip.get(zip_code.strip(), ())
+        found = self.by_zip.get(zip_code)
+        return found if found is not None else self.by_zip.get(zip_code.strip(), ())
+
+    def missing_product(self, supplier: Supplier, num_batteries: int) -> str | None:
+        """Say which product ``supplier`` lacks for ``num_batteries``, or None (rule 3)."""
+        offered = self.products.get(supplier.supplier_id)
+        if offered is None:
+            offered = (
+                supplier.product("Solar") is not None,
+                supplier.product("Battery") is not None,
+            )
+        has_solar, has_battery = offered
+        if not has_solar:
+            return f"supplier {supplier.supplier_id!r} offers no priced Solar product"
+        if num_batteries > 0 and not has_battery:
+            return (
+                f"supplier {supplier.supplier_id!r} offers no priced Battery product "
+                f"but {num_batteries} batteries are asked"
+            )
+        return None
 
 
-def _missing_product(supplier: Supplier, num_batteries: int) -> str | None:
-    if supplier.product("Solar") is None:
-        return f"supplier {supplier.supplier_id!r} offers no priced Solar product"
-    if num_batteries > 0 and supplier.product("Battery") is None:
-        return (
-            f"supplier {supplier.supplier_id!r} offers no priced Battery product "
-            f"but {num_batteries} batteries are asked"
-        )
-    return None
+def _pct(used: int, capacity: int) -> float:
+    """used / Capacity as a float; with Capacity <= MAX_CAPACITY (docs/rules.md, Bounds) two
+    different fractions never round to the same or to reversed floats, so ranking stays exact
+    (rule 4) without the cost of Fraction."""
+    return 1.0 if capacity <= 0 else used / capacity
 
 
-def _rank_key(supplier: Supplier, used: int) -> tuple[Fraction, int]:
-    return (used_pct(used, supplier.capacity), -(supplier.capacity - used))
+def _rank_key(supplier: Supplier, used: int) -> tuple[float, int]:
+    return (_pct(used, supplier.capacity), -(supplier.capacity - used))
 
 
 def decide_match(
@@ -105,7 +126,7 @@ def decide_match(
             )
             continue
         any_room = True
-        missing = _missing_product(supplier, registration.num_batteries)
+        missing = index.missing_product(supplier, registration.num_batteries)
         if missing is not None:
             assessments[supplier.supplier_id] = ("product_unavailable", missing)
             continue
@@ -117,7 +138,7 @@ def decide_match(
         chosen_used = capacity_used.get(chosen.supplier_id, 0)
         assessments[chosen.supplier_id] = (
             "chosen",
-            f"lowest used pct {float(used_pct(chosen_used, chosen.capacity)):.4f} among eligible",
+            f"lowest used pct {_pct(chosen_used, chosen.capacity):.4f} among eligible",
         )
         for supplier in eligible:
             if supplier is not chosen:
@@ -159,12 +180,9 @@ def _ranked_lower_reason(
 ) -> str:
     used = capacity_used.get(supplier.supplier_id, 0)
     chosen_used = capacity_used.get(chosen.supplier_id, 0)
-    pct, chosen_pct = used_pct(used, supplier.capacity), used_pct(chosen_used, chosen.capacity)
+    pct, chosen_pct = _pct(used, supplier.capacity), _pct(chosen_used, chosen.capacity)
     if pct != chosen_pct:
-        return (
-            f"used pct {float(pct):.4f} is higher than {chosen.supplier_id!r} "
-            f"{float(chosen_pct):.4f}"
-        )
+        return f"used pct {pct:.4f} is higher than {chosen.supplier_id!r} {chosen_pct:.4f}"
     room, chosen_room = supplier.capacity - used, chosen.capacity - chosen_used
     if room != chosen_room:
         return f"same used pct but {room} left vs {chosen_room} for {chosen.supplier_id!r}"
@@ -179,7 +197,7 @@ def _assessment(
         supplier_id=supplier.supplier_id,
         used=used,
         capacity=supplier.capacity,
-        used_pct=float(used_pct(used, supplier.capacity)),
+        used_pct=_pct(used, supplier.capacity),
         outcome=outcome,
         reason=reason,
     )
@@ -194,5 +212,5 @@ def eligible_supplier_ids(
         s.supplier_id
         for s in index.candidates(registration.zip_code)
         if has_room(capacity_used.get(s.supplier_id, 0), s.capacity)
-        and _missing_product(s, num_batteries) is None
+        and index.missing_product(s, num_batteries) is None
     ]

@@ -11,12 +11,13 @@ from igent.domain import (
     PriceColumn,
     PriceTier,
     Product,
+    ProductType,
     PurchaseOrder,
     PurchaseOrderLine,
     Registration,
     Supplier,
 )
-from igent.rules.incentives import grant_incentives, solar_watts
+from igent.rules.incentives import IncentivePlan, product_watts
 
 
 def choose_tier(tiers: Sequence[PriceTier], quantity: int) -> PriceTier:
@@ -59,9 +60,63 @@ def price_line(
     )
 
 
+def cash_price(product: Product, quantity: int, lmi: bool) -> float:
+    """Return the Cash price of the tier rule 7 picks for ``quantity`` (LMI column when set)."""
+    tier = choose_tier(product.prices, quantity)
+    return float(getattr(tier, _COLUMN_FIELD[price_column("Cash", tier, lmi)]))
+
+
 def to_cents(amount: float) -> float:
     """Round a money amount to cents."""
     return round(amount + 0.0, 2)
+
+
+_LineKey = tuple[ProductType, int, PaymentType, bool]
+
+
+class PriceList:
+    """One supplier's products, panel watts and priced lines, looked up once per offers book.
+
+    A campaign prices thousands of registrations with a handful of suppliers, each asking one
+    of a few dozen quantities, so a priced line is computed once and then reused.
+    """
+
+    def __init__(self, supplier: Supplier) -> None:
+        self.supplier = supplier
+        self.solar = supplier.product("Solar")
+        self.battery = supplier.product("Battery")
+        self.panel_watts = product_watts(self.solar) if self.solar is not None else 0.0
+        self._lines: dict[_LineKey, PurchaseOrderLine] = {}
+        self._cash: dict[tuple[ProductType, int, bool], float] = {}
+
+    def product(self, product_type: ProductType) -> Product | None:
+        """Return the supplier's priced product of this type (see Supplier.product)."""
+        return self.solar if product_type == "Solar" else self.battery
+
+    def line(
+        self, product_type: ProductType, quantity: int, payment_type: PaymentType, lmi: bool
+    ) -> PurchaseOrderLine:
+        """Return the priced line for ``quantity`` of the supplier's product (rules 7-8)."""
+        key = (product_type, quantity, payment_type, lmi)
+        found = self._lines.get(key)
+        if found is None:
+            product = self.product(product_type)
+            if product is None:
+                raise ValueError(
+                    f"supplier {self.supplier.supplier_id!r} offers no priced "
+                    f"{product_type} product"
+                )
+            found = self._lines[key] = price_line(product, quantity, payment_type, lmi)
+        return found
+
+    def cash_price(self, product_type: ProductType, quantity: int, lmi: bool) -> float:
+        """Return the Cash price of the tier rule 7 picks (incentives on loans, rule 9)."""
+        key = (product_type, quantity, lmi)
+        found = self._cash.get(key)
+        if found is None:
+            product = self.product(product_type)
+            found = self._cash[key] = cash_price(product, quantity, lmi) if product else 0.0
+        return found
 
 
 def build_purchase_order(
@@ -69,36 +124,50 @@ def build_purchase_order(
     supplier: Supplier,
     incentives: IncentiveBook,
     campaign_date: dt.date,
+    *,
+    price_list: PriceList | None = None,
+    incentive_plan: IncentivePlan | None = None,
 ) -> PurchaseOrder:
-    """Price a matched registration into a purchase order with its incentives."""
+    """Price a matched registration into a purchase order with its incentives.
+
+    ``price_list`` (``supplier``'s lookups) and ``incentive_plan`` (``incentives`` on
+    ``campaign_date``) are built once per offers book by the engine and reused.
+    """
     num_panels = registration.num_panels
     if num_panels is None:
         raise ValueError(f"registration {registration.registration_id!r} has no panel count")
-    solar = supplier.product("Solar")
-    if solar is None:
+    prices = price_list if price_list is not None else PriceList(supplier)
+    if prices.solar is None:
         raise ValueError(f"supplier {supplier.supplier_id!r} offers no priced Solar product")
     payment_type = registration.effective_payment_type
     lmi = registration.low_medium_income
-    lines = [price_line(solar, num_panels, payment_type, lmi)]
+    lines = [prices.line("Solar", num_panels, payment_type, lmi)]
     num_batteries = registration.num_batteries
     if num_batteries > 0:
-        battery = supplier.product("Battery")
-        if battery is None:
-            raise ValueError(f"supplier {supplier.supplier_id!r} offers no priced Battery product")
-        lines.append(price_line(battery, num_batteries, payment_type, lmi))
+        lines.append(prices.line("Battery", num_batteries, payment_type, lmi))
     solar_price = to_cents(lines[0].price)
     battery_price = to_cents(lines[1].price) if len(lines) > 1 else 0.0
     total_price = to_cents(solar_price + battery_price)
-    granted = grant_incentives(
-        incentives,
+    is_loan = payment_type == "Loan"
+    # An incentive never reduces a monthly installment: for a loan it is computed on the same
+    # tiers' Cash price and reported as its own total beside the unchanged installment.
+    incentive_base = total_price
+    if is_loan:
+        incentive_base = to_cents(prices.cash_price("Solar", num_panels, lmi))
+        if num_batteries > 0:
+            battery_cash = prices.cash_price("Battery", num_batteries, lmi)
+            incentive_base = to_cents(incentive_base + battery_cash)
+    plan = (
+        incentive_plan if incentive_plan is not None else IncentivePlan(incentives, campaign_date)
+    )
+    granted = plan.grant(
         zip_code=registration.zip_code,
         low_medium_income=lmi,
-        campaign_date=campaign_date,
-        total_price=total_price,
-        installed_watts=solar_watts(solar, num_panels),
+        total_price=incentive_base,
+        installed_watts=prices.panel_watts * num_panels,
     )
-    net_price = to_cents(max(0.0, total_price - sum(g.amount for g in granted)))
-    is_loan = payment_type == "Loan"
+    granted_sum = sum(g.amount for g in granted)
+    net_price = total_price if is_loan else to_cents(max(0.0, total_price - granted_sum))
     return PurchaseOrder(
         registration_id=registration.registration_id,
         supplier_id=supplier.supplier_id,
@@ -113,5 +182,6 @@ def build_purchase_order(
         interest_rate=supplier.interest_rate if is_loan else None,
         loan_term_months=supplier.loan_term_months if is_loan else None,
         incentives=tuple(granted),
+        incentives_total=to_cents(granted_sum),
         net_price=net_price,
     )

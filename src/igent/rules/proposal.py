@@ -30,6 +30,7 @@ _ALIASES: dict[str, str] = {
     "totalprice": "total_price",
     "total": "total_price",
     "netprice": "net_price",
+    "incentivestotal": "incentives_total",
     "incentives": "incentives",
     "interestrate": "interest_rate",
     "loantermmonths": "loan_term_months",

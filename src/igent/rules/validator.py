@@ -216,9 +216,22 @@ def _check_prices(fields: Mapping[str, Any], expected: PurchaseOrder) -> list[Ve
             "net_price",
             fields.get("net_price"),
             expected.net_price,
-            "net_price (total_price minus incentives, not below 0)",
+            "net_price (the monthly installment total_price; incentives never reduce a loan "
+            "installment)"
+            if expected.payment_type == "Loan"
+            else "net_price (total_price minus incentives, not below 0)",
         ),
     ]
+    # Optional in a proposal: the amounts are checked one by one below.
+    if "incentives_total" in fields:
+        verdicts.append(
+            _money_verdict(
+                "incentives_total",
+                fields.get("incentives_total"),
+                expected.incentives_total,
+                "incentives_total (sum of the incentives, computed on the Cash price for a loan)",
+            )
+        )
     return verdicts
 
 

@@ -156,7 +156,11 @@ def _wrong_order(
         wrong.update(solar_tier_quantity=tier_quantity, solar_price=solar_price)
     wrong["total_price"] = round(wrong["solar_price"] + wrong["battery_price"], 2)
     granted = sum(float(i["amount"]) for i in wrong["incentives"])
-    wrong["net_price"] = round(max(0.0, wrong["total_price"] - granted), 2)
+    # Incentives never reduce a loan's monthly installment (docs/rules.md, rule 9).
+    if wrong["payment_type"] == "Loan":
+        wrong["net_price"] = wrong["total_price"]
+    else:
+        wrong["net_price"] = round(max(0.0, wrong["total_price"] - granted), 2)
     return wrong
 
 
