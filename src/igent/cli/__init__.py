@@ -10,7 +10,9 @@ from igent.cli.admin import capacity_app, constellations_app, data_app, sim_app
 from igent.cli.bench import bench_command
 from igent.cli.errors import run_guarded
 from igent.cli.evaluate import eval_command
+from igent.cli.keys import keys_app
 from igent.cli.run import run_command
+from igent.cli.serve import serve_command
 
 app = typer.Typer(
     name="igent",
@@ -23,6 +25,8 @@ app.command("run", help="Run a constellation over a campaign (same as python -m 
 )
 app.command("bench")(bench_command)
 app.command("eval")(eval_command)
+app.command("serve")(serve_command)
+app.add_typer(keys_app, name="keys")
 app.add_typer(constellations_app, name="constellations")
 app.add_typer(capacity_app, name="capacity")
 app.add_typer(data_app, name="data")

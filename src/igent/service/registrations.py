@@ -1,0 +1,343 @@
+"""Registrations of the service: decide one (idempotently), read, list, cancel.
+
+Every decision goes through the campaign's Pipeline and is committed to the ledger Store
+(booking and decision in one transaction) before it is answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from igent.domain import parse_registration_record
+from igent.errors import IgentError, StoreError
+from igent.service.campaigns import CampaignDesk
+from igent.service.errors import Conflict, NotFound
+from igent.service.metrics import ServiceMetrics
+from igent.service.schemas import DecisionPublic, RegistrationPage
+from igent.store import StoredDecision
+from igent.store.service_tables import ServiceTables
+from igent.workflows.decide import decide
+
+# A decision that stands: posting the same registration again answers it as it is.
+STANDING = frozenset({"matched", "no_match", "skipped"})
+RETRIED = frozenset({"failed", "unapproved"})
+CLAIM_MARGIN_S = 10.0
+WAIT_STEP_S = 0.02
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Filters of the registration list."""
+
+    status: str | None = None
+    supplier_id: str | None = None
+    reason: str | None = None
+    zip_code: str | None = None
+
+    def accepts(self, decision: StoredDecision) -> bool:
+        """Return True when ``decision`` passes every filter given."""
+        match = decision.payload.get("match") or {}
+        return (
+            (self.status is None or decision.status == self.status)
+            and (self.supplier_id is None or decision.supplier_id == self.supplier_id)
+            and (self.reason is None or match.get("reason") == self.reason)
+            and (self.zip_code is None or str(match.get("zip_code") or "") == self.zip_code)
+        )
+
+
+class RegistrationDesk:
+    """Decide, read, list and cancel a campaign's registrations."""
+
+    def __init__(
+        self,
+        campaigns: CampaignDesk,
+        tables: ServiceTables,
+        metrics: ServiceMetrics,
+        *,
+        deadline_s: float,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.campaigns = campaigns
+        self.store = campaigns.store
+        self.tables = tables
+        self.metrics = metrics
+        self.deadline_s = deadline_s
+        self.clock = clock
+        # Identifies this process's claims in a database shared with other processes.
+        self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._locks: defaultdict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    async def submit(
+        self, campaign_id: str, raw: Mapping[str, Any], submitted_by: str
+    ) -> DecisionPublic:
+        """Decide one registration, or answer the standing decision for the same content."""
+        self.campaigns.row(campaign_id)
+        registration_id = str(raw["RegistrationNumber"]).strip()
+        if not registration_id:
+            raise Conflict("field 'RegistrationNumber' is empty; give each registration its id")
+        key = (campaign_id, registration_id)
+        async with self._locks[key]:
+            try:
+                return await self._submit(campaign_id, registration_id, dict(raw), submitted_by)
+            finally:
+                if not self._locks[key].locked():
+                    self._locks.pop(key, None)
+
+    async def _submit(
+        self, campaign_id: str, registration_id: str, raw: dict[str, Any], submitted_by: str
+    ) -> DecisionPublic:
+        started = self.clock()
+        waited_until = started + self.deadline_s
+        while True:
+            stored = self.store.decision(campaign_id, registration_id)
+            submission = self.tables.submission(campaign_id, registration_id)
+            if submission is not None and submission.state != "cancelled":
+                differing = differing_fields(submission.raw, raw)
+                if differing:
+                    raise Conflict(
+                        f"registration {registration_id!r} was already submitted with other "
+                        f"content: {', '.join(differing)} differ; cancel it first to change it",
+                        fields=differing,
+                    )
+                if (
+                    submission.state == "decided"
+                    and stored is not None
+                    and stored.status in STANDING
+                ):
+                    return self.view(campaign_id, stored)
+            retry = stored is not None and stored.status in RETRIED
+            claim = self.tables.claim(
+                campaign_id,
+                registration_id,
+                raw,
+                submitted_by,
+                self.owner,
+                time.time() + self.deadline_s + CLAIM_MARGIN_S,
+                retry=retry,
+            )
+            if claim.taken:
+                break
+            if self.clock() > waited_until:
+                raise StoreError(
+                    f"registration {registration_id!r} is being decided by another request "
+                    "that did not finish in time; retry the request"
+                )
+            # Another process is deciding the same registration: its answer will be ours.
+            await asyncio.sleep(WAIT_STEP_S)
+        try:
+            decided = await self._decide(campaign_id, raw, claim.sequence, started)
+        except BaseException:
+            self.tables.release_claim(campaign_id, registration_id)
+            raise
+        return decided
+
+    async def _decide(
+        self, campaign_id: str, raw: dict[str, Any], sequence: int, started: float
+    ) -> DecisionPublic:
+        runtime = await self.campaigns.runtime(campaign_id)
+        runtime.capacity.refresh()  # other processes may have booked or cancelled
+        record = parse_registration_record(raw, sequence)
+        remaining = max(0.0, self.deadline_s - (self.clock() - started))
+        fallback = False
+        try:
+            try:
+                decision = await asyncio.wait_for(
+                    decide(runtime.pipeline, runtime.committer, record), remaining
+                )
+            except TimeoutError:
+                # The deadline passed: answer with the rules instead (the response says so).
+                runtime.capacity.release(record.registration_id)
+                fallback = True
+                decision = await decide(runtime.fallback, runtime.committer, record)
+        except StoreError:
+            self.campaigns.forget(campaign_id)  # a failed committer is not reused
+            raise
+        calls = runtime.recorder.take(record.registration_id) if runtime.recorder else []
+        info = {"deadline_fallback": fallback, "offer_version": runtime.row.offer_version}
+        self.tables.mark_decided(campaign_id, record.registration_id, calls, info)
+        timing = decision.payload.get("timing") or {}
+        self.metrics.observe_decision(
+            self.clock() - started,
+            int(timing.get("llm_calls", 0)),
+            int(timing.get("prompt_tokens", 0)),
+            int(timing.get("completion_tokens", 0)),
+            float(timing.get("cost_usd", 0.0)),
+        )
+        match = decision.payload.get("match") or {}
+        self.tables.add_event(
+            campaign_id,
+            "decision",
+            {
+                "registration_id": record.registration_id,
+                "status": decision.status,
+                "supplier_id": decision.supplier_id,
+                "reason": match.get("reason"),
+                "deadline_fallback": fallback,
+            },
+        )
+        stored = self.store.decision(campaign_id, record.registration_id)
+        if stored is None:
+            raise StoreError(f"registration {record.registration_id!r}: decision not found")
+        return self.view(campaign_id, stored, calls=calls)
+
+    def get(self, campaign_id: str, registration_id: str) -> DecisionPublic:
+        """Return one registration's decision; NotFound when it has none."""
+        self.campaigns.row(campaign_id)
+        stored = self.store.decision(campaign_id, registration_id)
+        if stored is None:
+            raise NotFound(
+                f"campaign {campaign_id!r} has no registration {registration_id!r}; "
+                "POST it to /v1/campaigns/{campaign_id}/registrations"
+            )
+        return self.view(campaign_id, stored)
+
+    def page(
+        self, campaign_id: str, filters: Filters, cursor: str | None, limit: int
+    ) -> RegistrationPage:
+        """Return up to ``limit`` decisions after ``cursor`` that pass ``filters``."""
+        self.campaigns.row(campaign_id)
+        after = decode_cursor(cursor)
+        items: list[DecisionPublic] = []
+        last: tuple[int, str] | None = None
+        more = False
+        for decision in self._ordered(campaign_id):
+            position = (decision.record_index, decision.registration_id)
+            if after is not None and position <= after:
+                continue
+            if not filters.accepts(decision):
+                continue
+            if len(items) == limit:
+                more = True
+                break
+            items.append(self.view(campaign_id, decision, with_extras=False))
+            last = position
+        next_cursor = encode_cursor(last) if more and last is not None else None
+        return RegistrationPage(items=items, next_cursor=next_cursor)
+
+    def _ordered(self, campaign_id: str) -> Iterator[StoredDecision]:
+        return iter(
+            sorted(
+                self.store.decisions(campaign_id),
+                key=lambda d: (d.record_index, d.registration_id),
+            )
+        )
+
+    async def cancel(
+        self, campaign_id: str, registration_id: str, cancelled_by: str, reason: str
+    ) -> DecisionPublic:
+        """Cancel a registration: free its capacity at once and record who and why."""
+        self.campaigns.row(campaign_id)
+        async with self._locks[(campaign_id, registration_id)]:
+            stored = self.store.decision(campaign_id, registration_id)
+            if stored is None:
+                raise NotFound(
+                    f"campaign {campaign_id!r} has no registration {registration_id!r} to cancel"
+                )
+            submission = self.tables.submission(campaign_id, registration_id)
+            if stored.status == "cancelled" or (
+                submission is not None and submission.state == "cancelled"
+            ):
+                return self.view(campaign_id, stored)  # cancelling twice is harmless
+            freed = await asyncio.to_thread(self.store.cancel, campaign_id, registration_id)
+            self.tables.add_cancellation(campaign_id, registration_id, cancelled_by, reason)
+            runtime = self.campaigns.cached_runtime(campaign_id)
+            if runtime is not None:
+                runtime.capacity.refresh()
+            self.tables.add_event(
+                campaign_id,
+                "cancelled",
+                {
+                    "registration_id": registration_id,
+                    "supplier_id": stored.supplier_id if freed else None,
+                    "capacity_freed": freed,
+                    "reason": reason,
+                },
+            )
+        return self.get(campaign_id, registration_id)
+
+    def view(
+        self,
+        campaign_id: str,
+        stored: StoredDecision,
+        *,
+        calls: list[Any] | None = None,
+        with_extras: bool = True,
+    ) -> DecisionPublic:
+        """Return the wire form of a stored decision."""
+        payload = stored.payload
+        match = payload.get("match") or {}
+        submission = self.tables.submission(campaign_id, stored.registration_id)
+        cancelled = submission is not None and submission.state == "cancelled"
+        if calls is None:
+            calls = submission.calls if (submission is not None and with_extras) else []
+        service = submission.info if submission is not None else {}
+        cancellations = (
+            self.tables.cancellations(campaign_id, stored.registration_id)
+            if with_extras or cancelled
+            else []
+        )
+        timing = payload.get("timing") or {}
+        return DecisionPublic(
+            campaign_id=campaign_id,
+            registration_id=stored.registration_id,
+            status="cancelled" if cancelled else stored.status,
+            supplier_id=stored.supplier_id if stored.status == "matched" else None,
+            reason=match.get("reason"),
+            message=str(match.get("message") or ""),
+            source=match.get("source"),
+            candidates=list(match.get("candidates") or []),
+            purchase_order=payload.get("purchase_order"),
+            timings={k: v for k, v in timing.items() if isinstance(v, str | int | float | bool)},
+            model_calls=calls,
+            audit=self.tables.audit(campaign_id, stored.registration_id) if with_extras else None,
+            deadline_fallback=bool(service.get("deadline_fallback", False)),
+            cancellations=[vars(c) for c in cancellations],
+            offer_version=service.get("offer_version"),
+        )
+
+
+def differing_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    """Return the names of the fields whose values differ, sorted."""
+    return sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+
+
+def encode_cursor(position: tuple[int, str]) -> str:
+    """Return an opaque cursor for a list position."""
+    text = f"{position[0]}:{position[1]}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> tuple[int, str] | None:
+    """Read a cursor made by :func:`encode_cursor`; a bad one is an IgentError (422)."""
+    if not cursor:
+        return None
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        index, _, registration_id = text.partition(":")
+        return int(index), registration_id
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CursorError(
+            f"cursor {cursor[:40]!r} is not one this service issued; use next_cursor as given"
+        ) from exc
+
+
+class CursorError(IgentError):
+    """A list cursor that cannot be read (422)."""
+
+
+__all__ = [
+    "CursorError",
+    "Filters",
+    "RegistrationDesk",
+    "decode_cursor",
+    "differing_fields",
+    "encode_cursor",
+]
