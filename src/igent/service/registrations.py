@@ -42,14 +42,15 @@ class Filters:
     reason: str | None = None
     zip_code: str | None = None
 
-    def accepts(self, decision: StoredDecision) -> bool:
+    def accepts(self, decision: StoredDecision, zip_codes: Mapping[str, str]) -> bool:
         """Return True when ``decision`` passes every filter given."""
         match = decision.payload.get("match") or {}
+        registration_id = str(decision.payload.get("registration_id") or "")
         return (
             (self.status is None or decision.status == self.status)
             and (self.supplier_id is None or decision.supplier_id == self.supplier_id)
             and (self.reason is None or match.get("reason") == self.reason)
-            and (self.zip_code is None or str(match.get("zip_code") or "") == self.zip_code)
+            and (self.zip_code is None or zip_codes.get(registration_id) == self.zip_code)
         )
 
 
@@ -97,7 +98,7 @@ class RegistrationDesk:
         started = self.clock()
         waited_until = started + self.deadline_s
         while True:
-            stored = self.store.decision(campaign_id, registration_id)
+            stored = self._stored(campaign_id, registration_id)
             submission = self.tables.submission(campaign_id, registration_id)
             if submission is not None and submission.state != "cancelled":
                 differing = differing_fields(submission.raw, raw)
@@ -161,7 +162,12 @@ class RegistrationDesk:
             self.campaigns.forget(campaign_id)  # a failed committer is not reused
             raise
         calls = runtime.recorder.take(record.registration_id) if runtime.recorder else []
-        info = {"deadline_fallback": fallback, "offer_version": runtime.row.offer_version}
+        info = {
+            "deadline_fallback": fallback,
+            "offer_version": runtime.row.offer_version,
+            # An invalid registration is keyed '#N' in the ledger (see decision_key).
+            "ledger_key": decision.registration_id,
+        }
         self.tables.mark_decided(campaign_id, record.registration_id, calls, info)
         timing = decision.payload.get("timing") or {}
         self.metrics.observe_decision(
@@ -183,15 +189,24 @@ class RegistrationDesk:
                 "deadline_fallback": fallback,
             },
         )
-        stored = self.store.decision(campaign_id, record.registration_id)
+        stored = self.store.decision(campaign_id, decision.registration_id)
         if stored is None:
             raise StoreError(f"registration {record.registration_id!r}: decision not found")
         return self.view(campaign_id, stored, calls=calls)
 
+    def _stored(self, campaign_id: str, registration_id: str) -> StoredDecision | None:
+        stored = self.store.decision(campaign_id, registration_id)
+        if stored is None:
+            submission = self.tables.submission(campaign_id, registration_id)
+            key = submission.info.get("ledger_key") if submission is not None else None
+            if key and key != registration_id:
+                stored = self.store.decision(campaign_id, str(key))
+        return stored
+
     def get(self, campaign_id: str, registration_id: str) -> DecisionPublic:
         """Return one registration's decision; NotFound when it has none."""
         self.campaigns.row(campaign_id)
-        stored = self.store.decision(campaign_id, registration_id)
+        stored = self._stored(campaign_id, registration_id)
         if stored is None:
             raise NotFound(
                 f"campaign {campaign_id!r} has no registration {registration_id!r}; "
@@ -205,6 +220,7 @@ class RegistrationDesk:
         """Return up to ``limit`` decisions after ``cursor`` that pass ``filters``."""
         self.campaigns.row(campaign_id)
         after = decode_cursor(cursor)
+        zip_codes = self.tables.zip_codes(campaign_id) if filters.zip_code else {}
         items: list[DecisionPublic] = []
         last: tuple[int, str] | None = None
         more = False
@@ -212,7 +228,7 @@ class RegistrationDesk:
             position = (decision.record_index, decision.registration_id)
             if after is not None and position <= after:
                 continue
-            if not filters.accepts(decision):
+            if not filters.accepts(decision, zip_codes):
                 continue
             if len(items) == limit:
                 more = True
@@ -236,7 +252,7 @@ class RegistrationDesk:
         """Cancel a registration: free its capacity at once and record who and why."""
         self.campaigns.row(campaign_id)
         async with self._locks[(campaign_id, registration_id)]:
-            stored = self.store.decision(campaign_id, registration_id)
+            stored = self._stored(campaign_id, registration_id)
             if stored is None:
                 raise NotFound(
                     f"campaign {campaign_id!r} has no registration {registration_id!r} to cancel"
@@ -246,7 +262,7 @@ class RegistrationDesk:
                 submission is not None and submission.state == "cancelled"
             ):
                 return self.view(campaign_id, stored)  # cancelling twice is harmless
-            freed = await asyncio.to_thread(self.store.cancel, campaign_id, registration_id)
+            freed = await asyncio.to_thread(self.store.cancel, campaign_id, stored.registration_id)
             self.tables.add_cancellation(campaign_id, registration_id, cancelled_by, reason)
             runtime = self.campaigns.cached_runtime(campaign_id)
             if runtime is not None:
@@ -274,20 +290,21 @@ class RegistrationDesk:
         """Return the wire form of a stored decision."""
         payload = stored.payload
         match = payload.get("match") or {}
-        submission = self.tables.submission(campaign_id, stored.registration_id)
+        registration_id = str(payload.get("registration_id") or stored.registration_id)
+        submission = self.tables.submission(campaign_id, registration_id)
         cancelled = submission is not None and submission.state == "cancelled"
         if calls is None:
             calls = submission.calls if (submission is not None and with_extras) else []
         service = submission.info if submission is not None else {}
         cancellations = (
-            self.tables.cancellations(campaign_id, stored.registration_id)
+            self.tables.cancellations(campaign_id, registration_id)
             if with_extras or cancelled
             else []
         )
         timing = payload.get("timing") or {}
         return DecisionPublic(
             campaign_id=campaign_id,
-            registration_id=stored.registration_id,
+            registration_id=registration_id,
             status="cancelled" if cancelled else stored.status,
             supplier_id=stored.supplier_id if stored.status == "matched" else None,
             reason=match.get("reason"),

@@ -324,6 +324,15 @@ class ServiceTables:
         raw, state, calls, info = rows[0]
         return Submission(json.loads(raw), state, json.loads(calls), json.loads(info))
 
+    def zip_codes(self, campaign_id: str) -> dict[str, str]:
+        """Return registration_id -> Contact_Zip of a campaign's submissions."""
+        rows = self._read(
+            "SELECT registration_id, json_extract(raw, '$.Contact_Zip') FROM submissions "
+            "WHERE campaign_id = ?",
+            (campaign_id,),
+        )
+        return {str(rid): str(zip_code).strip() for rid, zip_code in rows}
+
     def audit(self, campaign_id: str, registration_id: str) -> dict[str, Any] | None:
         """Return the ledger's audit verdict for a registration, if any."""
         rows = self._read(
