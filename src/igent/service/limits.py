@@ -7,7 +7,6 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -35,11 +34,6 @@ class RateLimiter:
             return max(1, math.ceil((1.0 - tokens) / rate))
 
 
-@dataclass
-class _TooLarge(Exception):
-    limit: int
-
-
 class BodyLimitMiddleware:
     """Refuse request bodies above ``max_bytes`` with 413, by header or while streaming."""
 
@@ -57,26 +51,32 @@ class BodyLimitMiddleware:
                 return
         received = 0
         started = False
+        rejected = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, rejected, started
+            if rejected:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _TooLarge(self.max_bytes)
+                    # Answer 413 now; the app sees a disconnect and its own reply is dropped.
+                    rejected = True
+                    if not started:
+                        started = True
+                        await _send_413(send, self.max_bytes)
+                    return {"type": "http.disconnect"}
             return message
 
-        async def tracking_send(message: Message) -> None:
+        async def guarded_send(message: Message) -> None:
             nonlocal started
+            if rejected:
+                return
             started = started or message["type"] == "http.response.start"
             await send(message)
 
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if not started:
-                await _send_413(send, self.max_bytes)
+        await self.app(scope, limited_receive, guarded_send)
 
 
 async def _send_413(send: Send, limit: int) -> None:
