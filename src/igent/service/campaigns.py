@@ -188,9 +188,9 @@ class CampaignDesk:
         return self.public(self.row(campaign_id))
 
     # Live pipelines
-    async def runtime(self, campaign_id: str) -> CampaignRuntime:
+    async def runtime(self, campaign_id: str, row: CampaignRow | None = None) -> CampaignRuntime:
         """Return the campaign's pipeline at its current offer version (rebuilt on change)."""
-        row = self.row(campaign_id)
+        row = row or self.row(campaign_id)
         current = self._runtimes.get(campaign_id)
         if current is not None and current.row.offer_version == row.offer_version:
             return current
@@ -222,10 +222,10 @@ class CampaignDesk:
         rules = resolve_constellation(RULES)
         fallback = Pipeline(rules, engine, capacity, build_agents(rules, None, options), options)
         fallback.commit_lock = pipeline.commit_lock
-        # Concurrent requests share a transaction: a batch is committed after 2 ms or 64
-        # decisions, and every request waits for its own commit before it is answered.
+        # Concurrent requests share a transaction: decisions queue while the previous batch
+        # is written, and every request waits for its own commit before it is answered.
         committer = GroupCommitter(
-            self.store, row.campaign_id, RUN_ID, capacity, batch_size=64, max_delay_s=0.002
+            self.store, row.campaign_id, RUN_ID, capacity, batch_size=64, max_delay_s=0.0
         )
         return CampaignRuntime(row, engine, capacity, pipeline, fallback, committer, recorder)
 
