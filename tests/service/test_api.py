@@ -162,6 +162,8 @@ async def test_replace_offers_keeps_bookings_and_refuses_capacity_below_booked(c
     assert caps == {s: booked.get(s, 0) + 2 for s in caps}
     later = await client.post("/v1/campaigns/demo/registrations", json=demo_registrations()[7])
     assert later.json()["offer_version"] == 2
+    events = (await client.get("/v1/campaigns/demo/events", params={"follow": "false"})).text
+    assert "event: capacity_changed" in events and '"offer_version": 2' in events
 
 
 async def test_list_filters_and_cursor_pagination(client):
