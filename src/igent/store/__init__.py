@@ -28,10 +28,12 @@ from igent.store.base import (
     Decision,
     DecisionCounts,
     DecisionStatus,
+    OutputRow,
     Reservation,
     Store,
     StoredDecision,
     SupplierCapacity,
+    encode_json,
 )
 from igent.store.capacity_state import CapacityState
 from igent.store.committer import CommitStats, GroupCommitter
@@ -54,6 +56,7 @@ __all__ = [
     "JsonListWriter",
     "Ledger",
     "OutputLog",
+    "OutputRow",
     "Reservation",
     "RunLock",
     "SqliteStore",
@@ -61,6 +64,7 @@ __all__ = [
     "StoredDecision",
     "SupplierCapacity",
     "atomic_writer",
+    "encode_json",
     "write_json_atomic",
     "write_text_atomic",
 ]
