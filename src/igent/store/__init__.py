@@ -43,8 +43,6 @@ from igent.store.outputs import JsonListWriter, OutputLog
 from igent.store.sqlite import SqliteStore
 
 __all__ = [
-    "FINAL_STATUSES",
-    "RETRIED_STATUSES",
     "CapacityChange",
     "CapacityState",
     "CommitResult",
@@ -52,11 +50,13 @@ __all__ = [
     "Decision",
     "DecisionCounts",
     "DecisionStatus",
+    "FINAL_STATUSES",
     "GroupCommitter",
     "JsonListWriter",
     "Ledger",
     "OutputLog",
     "OutputRow",
+    "RETRIED_STATUSES",
     "Reservation",
     "RunLock",
     "SqliteStore",
