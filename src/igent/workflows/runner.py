@@ -302,7 +302,9 @@ class Runner:
         )
         log = OutputLog(self.run_dir)
         log.open(
-            d for d in store.decisions(self.campaign_id, self.run_id) if d.status in FINAL_STATUSES
+            (row.match_json, row.order_json)
+            for row in store.output_rows(self.campaign_id, self.run_id)
+            if row.status in FINAL_STATUSES
         )
 
         def settled(batch: Sequence[Decision]) -> None:
