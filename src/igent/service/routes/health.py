@@ -12,7 +12,9 @@ from igent.service.schemas import HealthResponse
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", response_model=HealthResponse, summary="The process is up")
+@router.get(
+    "/healthz", operation_id="healthz", response_model=HealthResponse, summary="The process is up"
+)
 def healthz() -> HealthResponse:
     """Answer while the process runs."""
     return HealthResponse(status="ok")
@@ -20,6 +22,7 @@ def healthz() -> HealthResponse:
 
 @router.get(
     "/readyz",
+    operation_id="readyz",
     response_model=HealthResponse,
     summary="Database reachable and model endpoint configured",
     responses={503: {"model": HealthResponse, "description": "Not ready"}},
@@ -47,6 +50,7 @@ def readyz(context: Context) -> Response:
 
 @router.get(
     "/metrics",
+    operation_id="metrics",
     summary="Prometheus metrics",
     response_class=Response,
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
