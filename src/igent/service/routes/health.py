@@ -35,15 +35,12 @@ def readyz(context: Context) -> Response:
         checks["database"] = "ok"
     except IgentError as exc:
         checks["database"] = str(exc)
-    model = context.settings.model
-    checks["model"] = (
-        "ok: injected client"
-        if context.client is not None
-        else f"ok: {model}"
-        if model
-        else "ok: campaigns name their model (default 'mock' for LLM constellations)"
-    )
-    ready = checks["database"] == "ok"
+    try:
+        problems = context.desk.model_problems()
+    except IgentError as exc:
+        problems = {"?": str(exc)}
+    checks["model"] = "ok" if not problems else "; ".join(problems.values())
+    ready = checks["database"] == "ok" and not problems
     body = HealthResponse(status="ok" if ready else "unavailable", checks=checks)
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
 
