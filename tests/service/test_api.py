@@ -100,6 +100,9 @@ async def test_malformed_registration_is_422_naming_the_field_and_books_nothing(
     assert response.json()["errors"][0]["loc"] == ["body", "Contact_Zip"]
     assert "Contact_Zip" in response.json()["detail"]
     assert sum((await used(client)).values()) == 0
+    empty = {**demo_registrations()[0], "RegistrationNumber": "  "}
+    response = await client.post("/v1/campaigns/demo/registrations", json=empty)
+    assert response.status_code == 422 and "RegistrationNumber" in response.json()["detail"]
     page = (await client.get("/v1/campaigns/demo/registrations")).json()
     assert page["items"] == []
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from igent.domain import parse_registration_record
-from igent.errors import IgentError, StoreError
+from igent.errors import DataError, IgentError, StoreError
 from igent.service.campaigns import ROW_MAX_AGE_S, RUN_ID, CampaignDesk
 from igent.service.errors import Conflict, NotFound
 from igent.service.metrics import ServiceMetrics
@@ -90,7 +90,7 @@ class RegistrationDesk:
         row = self.campaigns.row(campaign_id, max_age_s=ROW_MAX_AGE_S)
         registration_id = str(raw["RegistrationNumber"]).strip()
         if not registration_id:
-            raise Conflict("field 'RegistrationNumber' is empty; give each registration its id")
+            raise DataError("field 'RegistrationNumber' is empty; give each registration its id")
         key = (campaign_id, registration_id)
         async with self._locks[key]:
             try:
