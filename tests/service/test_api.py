@@ -80,6 +80,7 @@ async def test_same_registration_twice_and_concurrently_books_once(client):
     again = await client.post("/v1/campaigns/demo/registrations", json=registration)
     assert again.json() == answers[0].json()
     assert sum((await used(client)).values()) == 1
+    assert len(client._transport.app.state.context.registrations._locks) == 0  # type: ignore[attr-defined]
 
 
 async def test_same_number_other_content_is_409_naming_fields(client):
