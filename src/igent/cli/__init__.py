@@ -33,6 +33,11 @@ COMMANDS = {
     ),
     "data": LazyCommand("igent.cli.admin:data_app", "Generate synthetic campaigns."),
     "sim": LazyCommand("igent.cli.admin:sim_app", "The local OpenAI-compatible simulator."),
+    "serve": LazyCommand(
+        "igent.cli.serve:serve_command",
+        "Start the campaign service; the first stdout line is 'igent service listening on URL'.",
+    ),
+    "keys": LazyCommand("igent.cli.keys:keys_app", "API keys of the campaign service."),
 }
 
 app = typer.Typer(
