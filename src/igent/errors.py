@@ -7,7 +7,8 @@ The tree::
     ├── DataError          an input file (registrations, offers, incentives) fails validation
     ├── ModelCallError     transport or HTTP failure talking to a model endpoint
     ├── ModelOutputError   the model replied, but not with the expected JSON
-    └── StoreError         the capacity store, ledger or an output file cannot be read or written
+    ├── StoreError         the capacity store, ledger or an output file cannot be read or written
+    └── Interrupted        the run was interrupted (Ctrl-C); exit status 130
 """
 
 from __future__ import annotations
@@ -63,3 +64,7 @@ class ModelOutputError(IgentError):
 
 class StoreError(IgentError):
     """The capacity store, run ledger or an output file cannot be used."""
+
+
+class Interrupted(IgentError):
+    """The run was interrupted (Ctrl-C); exit status 130."""

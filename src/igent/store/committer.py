@@ -13,6 +13,7 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from igent.store.base import CommitResult, Decision, Store
 from igent.store.capacity_state import CapacityState
@@ -75,6 +76,7 @@ class GroupCommitter:
         self._inflight: asyncio.Future[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._background: set[asyncio.Future[None]] = set()
+        self._waiting_on: set[asyncio.Future[Any]] = set()
         self._error: BaseException | None = None
 
     async def submit(
@@ -98,6 +100,39 @@ class GroupCommitter:
             return True
         return await future
 
+    def submit_after(
+        self,
+        task: asyncio.Future[Any],
+        make_decision: Callable[[asyncio.Future[Any]], Decision],
+        *,
+        hold_key: str | None = None,
+    ) -> None:
+        """Queue the decision ``make_decision(task)`` once ``task`` (an audit) is done.
+
+        The registration is finished only when the decision, audit included, is committed,
+        so a run killed before that redoes the registration and its audit on resume.
+        """
+        self._raise_if_failed()
+        self._waiting_on.add(task)
+
+        def done(finished: asyncio.Future[Any]) -> None:
+            self._waiting_on.discard(finished)
+            if self._error is not None or finished.cancelled():
+                return
+            self._pending.append(_Pending(make_decision(finished), hold_key))
+            if len(self._pending) >= self.batch_size:
+                self._on_timer()
+            elif self._timer is None:
+                loop = asyncio.get_running_loop()
+                self._timer = loop.call_later(self.max_delay_s, self._on_timer)
+
+        task.add_done_callback(done)
+
+    @property
+    def waiting(self) -> int:
+        """Decisions waiting for their audit before they can be queued."""
+        return len(self._waiting_on)
+
     def _on_timer(self) -> None:
         self._timer = None
         if self._pending:
@@ -113,8 +148,9 @@ class GroupCommitter:
     async def _flush(self) -> None:
         async with self._lock:
             if self._inflight is not None:
-                inflight, self._inflight = self._inflight, None
-                await inflight
+                # shielded: a cancelled caller must not cancel a commit already under way
+                await asyncio.shield(self._inflight)
+                self._inflight = None
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
@@ -127,12 +163,23 @@ class GroupCommitter:
         await self._flush()
         async with self._lock:
             if self._inflight is not None:
-                inflight, self._inflight = self._inflight, None
-                await inflight
+                await asyncio.shield(self._inflight)
+                self._inflight = None
         self._raise_if_failed()
 
-    async def close(self) -> None:
-        """Commit what is queued, wait for every batch, and raise a commit failure if any."""
+    async def close(self, *, abandon_waiting: bool = False) -> None:
+        """Commit what is queued, wait for every batch, and raise a commit failure if any.
+
+        Decisions still waiting for their audit are committed once it is done, or with
+        ``abandon_waiting`` (an interrupted run) cancelled: a resume redoes them.
+        """
+        while self._waiting_on:
+            waiting = list(self._waiting_on)
+            if abandon_waiting:
+                for task in waiting:
+                    task.cancel()
+            await asyncio.wait(waiting)
+            await asyncio.sleep(0)  # let the done callbacks queue their decisions
         await self.flush()
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
