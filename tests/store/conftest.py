@@ -3,28 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
 from igent.store import Store
 from igent.store.backend import open_store
-from tests.support.services import empty_ledger
 
+# ``ledger_url`` (sqlite, postgresql) comes from tests/support/services.py.
 CAMPAIGN = "C1"
-BACKENDS = ["sqlite", "postgresql"]
-
 Opener = Callable[[], Store]
-
-
-@pytest.fixture(params=BACKENDS)
-def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The URL of an empty ledger on each backend (a fresh schema per session for PostgreSQL)."""
-    if request.param == "sqlite":
-        return str(tmp_path / "ledger.sqlite")
-    url: str = request.getfixturevalue("postgres_url")
-    empty_ledger(url)
-    return url
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -97,6 +98,11 @@ def redis_url() -> str:
 
 
 LEDGER_TABLES = "campaigns, suppliers, decisions, audits, meta"
+# The service tables of 0002 are emptied too (the service runs on PostgreSQL as well).
+SERVICE_TABLES = (
+    "api_keys, service_campaigns, offer_versions, submissions, cancellations, jobs, job_items, "
+    "events"
+)
 
 
 def empty_ledger(url: str) -> None:
@@ -106,4 +112,14 @@ def empty_ledger(url: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         exists = conn.execute("SELECT to_regclass('decisions')").fetchone()
         if exists is not None and exists[0] is not None:
-            conn.execute(f"TRUNCATE {LEDGER_TABLES} CASCADE")
+            conn.execute(f"TRUNCATE {LEDGER_TABLES}, {SERVICE_TABLES} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of an empty ledger on each backend (a fresh schema per session for PostgreSQL)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "ledger.sqlite")
+    url: str = request.getfixturevalue("postgres_url")
+    empty_ledger(url)
+    return url
