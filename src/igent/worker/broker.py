@@ -22,6 +22,8 @@ class BrokerOptions:
     """Redis: a worker silent this long is dead and its unacknowledged messages are requeued."""
     maintenance_chance: int = 1000
     """Redis: out of a million broker commands, how many run that check."""
+    namespace: str = "igent"
+    """Redis: prefix of every key (separate deployments sharing one Redis)."""
 
 
 def make_broker(url: str, options: BrokerOptions | None = None) -> dramatiq.Broker:
@@ -34,6 +36,7 @@ def make_broker(url: str, options: BrokerOptions | None = None) -> dramatiq.Brok
             url=url,
             heartbeat_timeout=int(options.heartbeat_timeout_s * 1000),
             maintenance_chance=options.maintenance_chance,
+            namespace=options.namespace,
         )
     if url.startswith(("amqp://", "amqps://")):
         from dramatiq.brokers.rabbitmq import RabbitmqBroker
@@ -45,6 +48,16 @@ def make_broker(url: str, options: BrokerOptions | None = None) -> dramatiq.Brok
         f"broker URL {url.split('://')[0] + '://...'!r} is not supported; use "
         "redis://HOST:6379/0 or amqp://USER:PASS@HOST:5672/"
     )
+
+
+def pending_messages(broker: dramatiq.Broker, queue: str = QUEUE) -> int:
+    """Redis: messages sent and not yet acknowledged (queued, delayed or in progress)."""
+    from dramatiq.brokers.redis import RedisBroker
+
+    if not isinstance(broker, RedisBroker):
+        raise ConfigError(f"counting pending messages of {type(broker).__name__} is not supported")
+    names = (queue, dramatiq.common.dq_name(queue))
+    return sum(int(broker.client.hlen(f"{broker.namespace}:{name}.msgs")) for name in names)
 
 
 def dead_letters(broker: dramatiq.Broker, queue: str = QUEUE) -> list[dict[str, Any]]:
@@ -82,4 +95,4 @@ def _last_line(text: object) -> str:
     return lines[-1].strip() if lines else ""
 
 
-__all__ = ["QUEUE", "BrokerOptions", "dead_letters", "make_broker"]
+__all__ = ["QUEUE", "BrokerOptions", "dead_letters", "make_broker", "pending_messages"]

@@ -18,7 +18,12 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from igent.campaign.loader import validate_document
-from igent.domain import IncentiveBook, OfferBook, parse_registration_record
+from igent.domain import (
+    IncentiveBook,
+    OfferBook,
+    RegistrationRecord,
+    parse_registration_record,
+)
 from igent.errors import ConfigError
 from igent.llm import ChatClient, OpenAICompatibleClient, load_registry, resolve_endpoint
 from igent.rules import RulesEngine
@@ -125,7 +130,7 @@ class WorkerRuntime:
         and :class:`GiveUp` is raised (the message goes to the dead letters).
         """
         campaign_id = str(message["campaign_id"])
-        record = parse_registration_record(message["registration"], int(message["record_index"]))
+        record = to_record(message)
         key = decision_key(record)
         existing = self.store.decision(campaign_id, key)
         if existing is not None and existing.status in FINAL_STATUSES:
@@ -159,7 +164,7 @@ class WorkerRuntime:
     def record_failure(self, message: Mapping[str, Any], reason: str) -> None:
         """Commit a ``failed`` decision naming ``reason`` (a message sent to the dead letters)."""
         campaign_id = str(message["campaign_id"])
-        record = parse_registration_record(message["registration"], int(message["record_index"]))
+        record = to_record(message)
         key = decision_key(record)
         existing = self.store.decision(campaign_id, key)
         if existing is not None and existing.status in FINAL_STATUSES:
@@ -296,6 +301,14 @@ class _FirstDecisionWins:
         result = self._store.commit(campaign_id, run_id, keep, audits)
         kept = {d.registration_id for d in decisions} - {d.registration_id for d in keep}
         return replace(result, committed=(*result.committed, *sorted(kept)))
+
+
+def to_record(message: Mapping[str, Any]) -> RegistrationRecord:
+    """The registration record a message carries (invalid when the enqueuer found it so)."""
+    index = int(message["record_index"])
+    if message.get("error"):
+        return RegistrationRecord(index, message["registration"], None, str(message["error"]))
+    return parse_registration_record(message["registration"], index)
 
 
 async def _with_audit(decision: Decision, outcome: Outcome) -> Decision:
