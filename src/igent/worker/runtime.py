@@ -94,6 +94,7 @@ class WorkerRuntime:
         self._campaigns: dict[str, _Campaign] = {}
         self._clients: dict[str, ChatClient] = {}
         self._build_lock = asyncio.Lock()
+        self._deciding: dict[tuple[str, str], asyncio.Lock] = {}
         self._redis: Any = None
 
     def run(self, coroutine: Coroutine[Any, Any, _T]) -> _T:
@@ -132,12 +133,29 @@ class WorkerRuntime:
         campaign_id = str(message["campaign_id"])
         record = to_record(message)
         key = decision_key(record)
-        existing = self.store.decision(campaign_id, key)
+        # Two copies of one message in this process: the second waits and finds it decided.
+        lock = self._deciding.setdefault((campaign_id, key), asyncio.Lock())
+        try:
+            async with lock:
+                return await self._decide(campaign_id, key, record, message, final_attempt)
+        finally:
+            if not lock.locked():
+                self._deciding.pop((campaign_id, key), None)
+
+    async def _decide(
+        self,
+        campaign_id: str,
+        key: str,
+        record: RegistrationRecord,
+        message: Mapping[str, Any],
+        final_attempt: bool,
+    ) -> Result:
+        existing = await asyncio.to_thread(self.store.decision, campaign_id, key)
         if existing is not None and existing.status in FINAL_STATUSES:
             return "already_decided"  # a redelivered or duplicated message
         campaign = await self._campaign(campaign_id, str(message.get("spec", "")))
         for _ in range(MAX_CONFLICT_REDOS + 1):
-            campaign.capacity.refresh()  # other workers book too
+            await asyncio.to_thread(campaign.capacity.refresh)  # other workers book too
             if is_skipped(record, frozenset(s.casefold() for s in campaign.spec.skip_status)):
                 outcome = campaign.pipeline.skipped(record)
             else:
@@ -152,7 +170,16 @@ class WorkerRuntime:
                         campaign.capacity.release(hold)
                     raise TransientFailure(f"registration {key!r}: {message_text}")
                 decision = _failed(decision, reason or decision.status, message_text)
-            if await campaign.committer.submit(decision, hold_key=hold, wait=True):
+            try:
+                committed = await campaign.committer.submit(decision, hold_key=hold, wait=True)
+            except Exception as exc:
+                # A failed group commit poisons its committer: rebuild the campaign's pipeline
+                # for the next message, and retry this one.
+                self._campaigns.pop(campaign_id, None)
+                raise TransientFailure(
+                    f"registration {key!r}: the ledger commit failed: {exc}"
+                ) from None
+            if committed:
                 if decision.status == "failed":
                     raise GiveUp(f"registration {key!r}: {decision.payload['match']['message']}")
                 return "decided"
