@@ -114,7 +114,7 @@ def test_output_log_appends_and_restarts_from_earlier_decisions(
 ) -> None:
     store.commit(CAMPAIGN, "run1", [decision("R1", "A")])
     log = OutputLog(tmp_path)
-    log.open(store.decisions(CAMPAIGN, "run1"))
+    log.open((row.match_json, row.order_json) for row in store.output_rows(CAMPAIGN, "run1"))
     log.append([decision("R2", None, "no_match", 1)])
     log.close()
 

@@ -7,14 +7,13 @@ While a run goes, ``matches.jsonl`` and ``pos.jsonl`` grow by one line per commi
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 from igent.errors import StoreError
 from igent.store.atomic import atomic_writer
-from igent.store.base import Decision, StoredDecision
+from igent.store.base import Decision, encode_json
 
 MATCHES_LOG = "matches.jsonl"
 ORDERS_LOG = "pos.jsonl"
@@ -22,7 +21,7 @@ ORDERS_LOG = "pos.jsonl"
 
 def encode(value: Any) -> str:
     """Encode one output value on one line."""
-    return json.dumps(value, ensure_ascii=False, default=str)
+    return encode_json(value)
 
 
 class OutputLog:
@@ -34,31 +33,29 @@ class OutputLog:
         self._matches: IO[str] | None = None
         self._orders: IO[str] | None = None
 
-    def open(self, earlier: Iterable[StoredDecision] = ()) -> None:
-        """Start the logs afresh with the decisions committed before (a resume)."""
+    def open(self, earlier: Iterable[tuple[str, str | None]] = ()) -> None:
+        """Start the logs afresh with (match JSON, order JSON) committed before (a resume)."""
         try:
             self._matches = (self.run_dir / MATCHES_LOG).open("w", encoding="utf-8")
             self._orders = (self.run_dir / ORDERS_LOG).open("w", encoding="utf-8")
         except OSError as exc:
             raise StoreError(f"cannot open the outputs in {str(self.run_dir)!r}: {exc}") from exc
-        for stored in earlier:
-            self._write_one(stored.payload)
+        for match, order in earlier:
+            self._matches.write(match + "\n")
+            if order is not None:
+                self._orders.write(order + "\n")
         self._matches.flush()
         self._orders.flush()
-
-    def _write_one(self, payload: Any) -> None:
-        assert self._matches is not None and self._orders is not None
-        self._matches.write(encode(payload["match"]) + "\n")
-        order = payload.get("purchase_order")
-        if order is not None:
-            self._orders.write(encode(order) + "\n")
 
     def append(self, decisions: Sequence[Decision]) -> None:
         """Append the decisions of one committed batch (flushed to the OS, not fsynced)."""
         if self._matches is None or self._orders is None:
             return
         for decision in decisions:
-            self._write_one(decision.payload)
+            match, order, _ = decision.encoded
+            self._matches.write(match + "\n")
+            if order is not None:
+                self._orders.write(order + "\n")
         self._matches.flush()
         self._orders.flush()
         self.appends += 1

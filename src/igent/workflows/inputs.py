@@ -192,9 +192,7 @@ def _iter_ndjson(path: Path) -> Iterator[RegistrationRecord]:
             try:
                 raw = json.loads(line)
             except (ValueError, UnicodeDecodeError) as exc:
-                raise DataError(
-                    f"{path}: line {line_number} is not a JSON object: {exc}"
-                ) from exc
+                raise DataError(f"{path}: line {line_number} is not a JSON object: {exc}") from exc
             yield parse_registration_record(raw, index)
             index += 1
 

@@ -234,7 +234,8 @@ class Runner:
     def _drop_withdrawn(self, store: Store) -> None:
         """Release this run's decisions whose registrations left the file; renumber the rest."""
         ours = {
-            rid for rid, run in store.decided_ids(self.campaign_id, final_only=False).items()
+            rid
+            for rid, run in store.decided_ids(self.campaign_id, final_only=False).items()
             if run == self.run_id
         }
         present: list[tuple[str, int]] = []
@@ -274,9 +275,10 @@ class Runner:
         fingerprint = input_fingerprint(self.paths)
         load_s = self.clock() - load_started
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        with RunLock(self.ledger_path, label=str(self.run_dir)), SqliteStore(
-            self.ledger_path
-        ) as store:
+        with (
+            RunLock(self.ledger_path, label=str(self.run_dir)),
+            SqliteStore(self.ledger_path) as store,
+        ):
             self._open_run(store, books, fingerprint)
             return await self._execute(store, books, progress, wall_started, load_s)
 
@@ -300,7 +302,9 @@ class Runner:
         )
         log = OutputLog(self.run_dir)
         log.open(
-            d for d in store.decisions(self.campaign_id, self.run_id) if d.status in FINAL_STATUSES
+            (row.match_json, row.order_json)
+            for row in store.output_rows(self.campaign_id, self.run_id)
+            if row.status in FINAL_STATUSES
         )
 
         def settled(batch: Sequence[Decision]) -> None:
