@@ -7,13 +7,12 @@ registry and limits, so tests and several apps in one process do not share state
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
@@ -23,12 +22,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 import igent
 from igent.errors import ConfigError, DataError, IgentError, ModelCallError
 from igent.llm import ChatClient
+from igent.service.auth import KeyCache
 from igent.service.campaigns import CampaignDesk
 from igent.service.context import ServiceContext
 from igent.service.errors import Conflict, NotFound
 from igent.service.jobs import JobRunner
 from igent.service.limits import BodyLimitMiddleware, RateLimiter
-from igent.service.metrics import ServiceMetrics
+from igent.service.metrics import RequestMetricsMiddleware, ServiceMetrics
 from igent.service.registrations import CursorError, RegistrationDesk
 from igent.service.routes import campaigns, docs, events, exports, health, jobs, registrations
 from igent.settings import Settings
@@ -42,7 +42,7 @@ def build_context(settings: Settings, client: ChatClient | None = None) -> Servi
     """Open the database and build the desks of one app."""
     path = settings.database_path()
     store = SqliteStore(path)  # applies the ledger migrations, 0002_service included
-    tables = ServiceTables(path)
+    tables = ServiceTables.sharing(store)
     desk = CampaignDesk(store, tables, client=client)
     metrics = ServiceMetrics(desk.all_capacity)
     registrations_desk = RegistrationDesk(
@@ -56,6 +56,7 @@ def build_context(settings: Settings, client: ChatClient | None = None) -> Servi
         jobs=JobRunner(registrations_desk, tables),
         limiter=RateLimiter(settings.rate_limit_per_minute),
         metrics=metrics,
+        keys=KeyCache(tables),
         client=client,
     )
 
@@ -158,18 +159,7 @@ def _add_middleware(app: FastAPI, context: ServiceContext) -> None:
             allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
         )
 
-    @app.middleware("http")
-    async def count_requests(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        template = getattr(route, "path", None) or "unmatched"
-        context.metrics.requests.labels(template, request.method, str(response.status_code)).inc()
-        response.headers["X-Process-Time-Ms"] = f"{(time.perf_counter() - started) * 1000:.2f}"
-        return response
-
+    app.add_middleware(RequestMetricsMiddleware, metrics=context.metrics)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
+from collections.abc import Callable
 
 from igent.store.service_tables import KeyRole, KeyRow, ServiceTables
 
@@ -32,9 +34,30 @@ def bearer_token(header: str | None) -> str | None:
     return token.strip()
 
 
-def find_key(tables: ServiceTables, key: str) -> KeyRow | None:
-    """Return the stored key matching ``key``, or None."""
-    return tables.find_key(hash_key(key))
+class KeyCache:
+    """Look keys up by hash, remembering found ones for ``ttl_s`` (saves a query per request)."""
+
+    def __init__(
+        self, tables: ServiceTables, ttl_s: float = 5.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.tables = tables
+        self.ttl_s = ttl_s
+        self._clock = clock
+        self._found: dict[str, tuple[KeyRow, float]] = {}
+
+    def find(self, key: str) -> KeyRow | None:
+        """Return the stored key matching ``key``, or None."""
+        digest = hash_key(key)
+        now = self._clock()
+        cached = self._found.get(digest)
+        if cached is not None and now - cached[1] < self.ttl_s:
+            return cached[0]
+        row = self.tables.find_key(digest)
+        if row is None:
+            self._found.pop(digest, None)
+        else:
+            self._found[digest] = (row, now)
+        return row
 
 
-__all__ = ["KEY_PREFIX", "bearer_token", "create_key", "find_key", "hash_key"]
+__all__ = ["KEY_PREFIX", "KeyCache", "bearer_token", "create_key", "hash_key"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from igent.llm import ChatClient
+from igent.service.auth import KeyCache
 from igent.service.campaigns import CampaignDesk
 from igent.service.jobs import JobRunner
 from igent.service.limits import RateLimiter
@@ -25,6 +26,7 @@ class ServiceContext:
     jobs: JobRunner
     limiter: RateLimiter
     metrics: ServiceMetrics
+    keys: KeyCache
     client: ChatClient | None = None
 
     def close(self) -> None:

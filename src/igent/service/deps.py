@@ -6,13 +6,13 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 
-from igent.service.auth import bearer_token, find_key
+from igent.service.auth import bearer_token
 from igent.service.context import ServiceContext
 from igent.service.schemas import ConflictResponse, ErrorResponse, ValidationErrorResponse
 from igent.store.service_tables import KeyRow
 
 
-def get_context(request: Request) -> ServiceContext:
+async def get_context(request: Request) -> ServiceContext:
     """Return the context ``create_app`` stored on the app."""
     context: ServiceContext = request.app.state.context
     return context
@@ -21,10 +21,10 @@ def get_context(request: Request) -> ServiceContext:
 Context = Annotated[ServiceContext, Depends(get_context)]
 
 
-def require_key(request: Request, context: Context) -> KeyRow:
+async def require_key(request: Request, context: Context) -> KeyRow:
     """Authenticate ``Authorization: Bearer KEY`` (401) and apply the key's rate limit (429)."""
     token = bearer_token(request.headers.get("authorization"))
-    key = find_key(context.tables, token) if token else None
+    key = context.keys.find(token) if token else None
     if key is None:
         raise HTTPException(
             401,
@@ -44,7 +44,7 @@ def require_key(request: Request, context: Context) -> KeyRow:
     return key
 
 
-def require_operator(key: Annotated[KeyRow, Depends(require_key)]) -> KeyRow:
+async def require_operator(key: Annotated[KeyRow, Depends(require_key)]) -> KeyRow:
     """Allow only operator keys (403 for viewers)."""
     if key.role != "operator":
         raise HTTPException(

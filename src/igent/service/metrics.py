@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Mapping
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # supplier capacity per campaign: campaign_id -> supplier_id -> (used, capacity)
 CapacityReader = Callable[[], Mapping[str, Mapping[str, tuple[int, int]]]]
@@ -72,4 +73,31 @@ class ServiceMetrics:
         return generate_latest(self.registry)
 
 
-__all__ = ["CapacityReader", "ServiceMetrics"]
+class RequestMetricsMiddleware:
+    """Count requests by route template, method and status (a plain ASGI middleware)."""
+
+    def __init__(self, app: ASGIApp, metrics: ServiceMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+
+        async def recording_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, recording_send)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            self.metrics.requests.labels(template, scope["method"], str(status)).inc()
+
+
+__all__ = ["CapacityReader", "RequestMetricsMiddleware", "ServiceMetrics"]

@@ -18,12 +18,18 @@ from typing import Any
 
 from igent.domain import parse_registration_record
 from igent.errors import IgentError, StoreError
-from igent.service.campaigns import CampaignDesk
+from igent.service.campaigns import ROW_MAX_AGE_S, RUN_ID, CampaignDesk
 from igent.service.errors import Conflict, NotFound
 from igent.service.metrics import ServiceMetrics
 from igent.service.schemas import DecisionPublic, RegistrationPage
 from igent.store import StoredDecision
-from igent.store.service_tables import ServiceTables
+from igent.store.service_tables import (
+    CampaignRow,
+    CancellationRow,
+    Claim,
+    ServiceTables,
+    Submission,
+)
 from igent.workflows.decide import decide
 
 # A decision that stands: posting the same registration again answers it as it is.
@@ -80,41 +86,26 @@ class RegistrationDesk:
         self, campaign_id: str, raw: Mapping[str, Any], submitted_by: str
     ) -> DecisionPublic:
         """Decide one registration, or answer the standing decision for the same content."""
-        self.campaigns.row(campaign_id)
+        # A new offer version from another process is picked up within ROW_MAX_AGE_S.
+        row = self.campaigns.row(campaign_id, max_age_s=ROW_MAX_AGE_S)
         registration_id = str(raw["RegistrationNumber"]).strip()
         if not registration_id:
             raise Conflict("field 'RegistrationNumber' is empty; give each registration its id")
         key = (campaign_id, registration_id)
         async with self._locks[key]:
             try:
-                return await self._submit(campaign_id, registration_id, dict(raw), submitted_by)
+                return await self._submit(row, registration_id, dict(raw), submitted_by)
             finally:
                 if not self._locks[key].locked():
                     self._locks.pop(key, None)
 
     async def _submit(
-        self, campaign_id: str, registration_id: str, raw: dict[str, Any], submitted_by: str
+        self, row: CampaignRow, registration_id: str, raw: dict[str, Any], submitted_by: str
     ) -> DecisionPublic:
+        campaign_id = row.campaign_id
         started = self.clock()
-        waited_until = started + self.deadline_s
+        retry = False
         while True:
-            stored = self._stored(campaign_id, registration_id)
-            submission = self.tables.submission(campaign_id, registration_id)
-            if submission is not None and submission.state != "cancelled":
-                differing = differing_fields(submission.raw, raw)
-                if differing:
-                    raise Conflict(
-                        f"registration {registration_id!r} was already submitted with other "
-                        f"content: {', '.join(differing)} differ; cancel it first to change it",
-                        fields=differing,
-                    )
-                if (
-                    submission.state == "decided"
-                    and stored is not None
-                    and stored.status in STANDING
-                ):
-                    return self.view(campaign_id, stored)
-            retry = stored is not None and stored.status in RETRIED
             claim = self.tables.claim(
                 campaign_id,
                 registration_id,
@@ -126,7 +117,20 @@ class RegistrationDesk:
             )
             if claim.taken:
                 break
-            if self.clock() > waited_until:
+            differing = differing_fields(claim.raw, raw)
+            if differing:
+                raise Conflict(
+                    f"registration {registration_id!r} was already submitted with other "
+                    f"content: {', '.join(differing)} differ; cancel it first to change it",
+                    fields=differing,
+                )
+            if claim.state == "decided":
+                stored = self._stored(campaign_id, registration_id)
+                if stored is not None and stored.status in STANDING:
+                    return self.view(campaign_id, stored)
+                retry = True  # failed or unapproved: decide again
+                continue
+            if self.clock() - started > self.deadline_s:
                 raise StoreError(
                     f"registration {registration_id!r} is being decided by another request "
                     "that did not finish in time; retry the request"
@@ -134,18 +138,18 @@ class RegistrationDesk:
             # Another process is deciding the same registration: its answer will be ours.
             await asyncio.sleep(WAIT_STEP_S)
         try:
-            decided = await self._decide(campaign_id, raw, claim.sequence, started)
+            return await self._decide(row, raw, claim, started)
         except BaseException:
             self.tables.release_claim(campaign_id, registration_id)
             raise
-        return decided
 
     async def _decide(
-        self, campaign_id: str, raw: dict[str, Any], sequence: int, started: float
+        self, row: CampaignRow, raw: dict[str, Any], claim: Claim, started: float
     ) -> DecisionPublic:
-        runtime = await self.campaigns.runtime(campaign_id)
-        runtime.capacity.refresh()  # other processes may have booked or cancelled
-        record = parse_registration_record(raw, sequence)
+        campaign_id = row.campaign_id
+        runtime = await self.campaigns.runtime(campaign_id, row)
+        runtime.refresh_capacity()  # other processes may have booked or cancelled
+        record = parse_registration_record(raw, claim.sequence)
         remaining = max(0.0, self.deadline_s - (self.clock() - started))
         fallback = False
         try:
@@ -168,7 +172,15 @@ class RegistrationDesk:
             # An invalid registration is keyed '#N' in the ledger (see decision_key).
             "ledger_key": decision.registration_id,
         }
-        self.tables.mark_decided(campaign_id, record.registration_id, calls, info)
+        match = decision.payload.get("match") or {}
+        event = {
+            "registration_id": record.registration_id,
+            "status": decision.status,
+            "supplier_id": decision.supplier_id,
+            "reason": match.get("reason"),
+            "deadline_fallback": fallback,
+        }
+        self.tables.finish_decision(campaign_id, record.registration_id, calls, info, event)
         timing = decision.payload.get("timing") or {}
         self.metrics.observe_decision(
             self.clock() - started,
@@ -177,22 +189,22 @@ class RegistrationDesk:
             int(timing.get("completion_tokens", 0)),
             float(timing.get("cost_usd", 0.0)),
         )
-        match = decision.payload.get("match") or {}
-        self.tables.add_event(
-            campaign_id,
-            "decision",
-            {
-                "registration_id": record.registration_id,
-                "status": decision.status,
-                "supplier_id": decision.supplier_id,
-                "reason": match.get("reason"),
-                "deadline_fallback": fallback,
-            },
+        stored = StoredDecision(
+            decision.registration_id,
+            decision.record_index,
+            RUN_ID,
+            decision.status,
+            decision.supplier_id,
+            dict(decision.payload),
         )
-        stored = self.store.decision(campaign_id, decision.registration_id)
-        if stored is None:
-            raise StoreError(f"registration {record.registration_id!r}: decision not found")
-        return self.view(campaign_id, stored, calls=calls)
+        submission = Submission(raw, "decided", calls, info)
+        audit = dict(decision.audit) if decision.audit is not None else None
+        cancellations = (
+            []
+            if claim.previous is None
+            else self.tables.cancellations(campaign_id, record.registration_id)
+        )
+        return to_public(campaign_id, stored, submission, cancellations, audit)
 
     def _stored(self, campaign_id: str, registration_id: str) -> StoredDecision | None:
         stored = self.store.decision(campaign_id, registration_id)
@@ -266,7 +278,7 @@ class RegistrationDesk:
             self.tables.add_cancellation(campaign_id, registration_id, cancelled_by, reason)
             runtime = self.campaigns.cached_runtime(campaign_id)
             if runtime is not None:
-                runtime.capacity.refresh()
+                runtime.refresh_capacity(max_age_s=0.0)
             self.tables.add_event(
                 campaign_id,
                 "cancelled",
@@ -280,45 +292,59 @@ class RegistrationDesk:
         return self.get(campaign_id, registration_id)
 
     def view(
-        self,
-        campaign_id: str,
-        stored: StoredDecision,
-        *,
-        calls: list[Any] | None = None,
-        with_extras: bool = True,
+        self, campaign_id: str, stored: StoredDecision, *, with_extras: bool = True
     ) -> DecisionPublic:
-        """Return the wire form of a stored decision."""
-        payload = stored.payload
-        match = payload.get("match") or {}
-        registration_id = str(payload.get("registration_id") or stored.registration_id)
+        """Return the wire form of a stored decision (with model calls, audit, cancellations)."""
+        registration_id = str(stored.payload.get("registration_id") or stored.registration_id)
         submission = self.tables.submission(campaign_id, registration_id)
         cancelled = submission is not None and submission.state == "cancelled"
-        if calls is None:
-            calls = submission.calls if (submission is not None and with_extras) else []
-        service = submission.info if submission is not None else {}
-        cancellations = (
-            self.tables.cancellations(campaign_id, registration_id)
-            if with_extras or cancelled
-            else []
+        if not with_extras:
+            cancellations = (
+                self.tables.cancellations(campaign_id, registration_id) if cancelled else []
+            )
+            return to_public(campaign_id, stored, submission, cancellations, None, calls=False)
+        return to_public(
+            campaign_id,
+            stored,
+            submission,
+            self.tables.cancellations(campaign_id, registration_id),
+            self.tables.audit(campaign_id, stored.registration_id),
         )
-        timing = payload.get("timing") or {}
-        return DecisionPublic(
-            campaign_id=campaign_id,
-            registration_id=registration_id,
-            status="cancelled" if cancelled else stored.status,
-            supplier_id=stored.supplier_id if stored.status == "matched" else None,
-            reason=match.get("reason"),
-            message=str(match.get("message") or ""),
-            source=match.get("source"),
-            candidates=list(match.get("candidates") or []),
-            purchase_order=payload.get("purchase_order"),
-            timings={k: v for k, v in timing.items() if isinstance(v, str | int | float | bool)},
-            model_calls=calls,
-            audit=self.tables.audit(campaign_id, stored.registration_id) if with_extras else None,
-            deadline_fallback=bool(service.get("deadline_fallback", False)),
-            cancellations=[vars(c) for c in cancellations],
-            offer_version=service.get("offer_version"),
-        )
+
+
+def to_public(
+    campaign_id: str,
+    stored: StoredDecision,
+    submission: Submission | None,
+    cancellations: list[CancellationRow],
+    audit: dict[str, Any] | None,
+    *,
+    calls: bool = True,
+) -> DecisionPublic:
+    """Return the wire form of a decision and what the service knows about it."""
+    payload = stored.payload
+    match = payload.get("match") or {}
+    registration_id = str(payload.get("registration_id") or stored.registration_id)
+    cancelled = submission is not None and submission.state == "cancelled"
+    info = submission.info if submission is not None else {}
+    timing = payload.get("timing") or {}
+    return DecisionPublic(
+        campaign_id=campaign_id,
+        registration_id=registration_id,
+        status="cancelled" if cancelled else stored.status,
+        supplier_id=stored.supplier_id if stored.status == "matched" else None,
+        reason=match.get("reason"),
+        message=str(match.get("message") or ""),
+        source=match.get("source"),
+        candidates=list(match.get("candidates") or []),
+        purchase_order=payload.get("purchase_order"),
+        timings={k: v for k, v in timing.items() if isinstance(v, str | int | float | bool)},
+        model_calls=submission.calls if (submission is not None and calls) else [],
+        audit=audit,
+        deadline_fallback=bool(info.get("deadline_fallback", False)),
+        cancellations=[vars(c) for c in cancellations],
+        offer_version=info.get("offer_version"),
+    )
 
 
 def differing_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
@@ -357,4 +383,5 @@ __all__ = [
     "decode_cursor",
     "differing_fields",
     "encode_cursor",
+    "to_public",
 ]

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from igent.errors import StoreError
+from igent.store.sqlite import SqliteStore
 
 KeyRole = Literal["operator", "viewer"]
 JobStatus = Literal["queued", "running", "done", "failed"]
@@ -91,6 +92,8 @@ class Claim:
     raw: dict[str, Any]
     sequence: int
     """Increasing number of the submission (its output order), when taken."""
+    previous: str | None = None
+    """The state before a taken claim (None: never submitted)."""
 
 
 @dataclass(frozen=True)
@@ -120,25 +123,45 @@ def migration_sql() -> str:
 class ServiceTables:
     """Read and write the service tables of one SQLite database; safe across threads."""
 
-    def __init__(self, path: Path, *, now: Callable[[], str] = utc_now) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        now: Callable[[], str] = utc_now,
+        connection: sqlite3.Connection | None = None,
+        lock: threading.RLock | None = None,
+    ) -> None:
         self.path = path
         self._now = now
-        self._lock = threading.RLock()
+        self._lock = lock or threading.RLock()
+        self._owned = connection is None
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA busy_timeout=30000")
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            # Idempotent (IF NOT EXISTS): harmless when the store's migrator applied it first.
-            self._db.executescript(migration_sql())
+            if connection is None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+                connection.execute("PRAGMA busy_timeout=30000")
+                connection.execute("PRAGMA journal_mode=WAL")
+                connection.execute("PRAGMA synchronous=NORMAL")
+                # Idempotent (IF NOT EXISTS): harmless when the store's migrator applied it.
+                connection.executescript(migration_sql())
+            self._db = connection
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open service database {str(path)!r}: {exc}") from exc
 
+    @classmethod
+    def sharing(cls, store: SqliteStore) -> ServiceTables:
+        """Use the store's own connection and lock (its migrations created these tables).
+
+        One connection per process means the service's writes and the ledger's commits never
+        wait on each other's SQLite lock (a busy wait would stall the event loop).
+        """
+        return cls(store.path, connection=store._db, lock=store._lock)
+
     def close(self) -> None:
-        """Close the connection."""
-        with self._lock:
-            self._db.close()
+        """Close the connection (unless it is the store's)."""
+        if self._owned:
+            with self._lock:
+                self._db.close()
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -290,17 +313,28 @@ class ServiceTables:
                 "VALUES (?, ?, ?, 'deciding', ?, ?, ?, ?)",
                 (campaign_id, registration_id, text, owner, until, submitted_by, self._now()),
             )
-            return Claim(True, "deciding", raw, int(cursor.lastrowid or 0))
+            previous = None if row is None else str(row[1])
+            return Claim(True, "deciding", raw, int(cursor.lastrowid or 0), previous)
 
-    def mark_decided(
-        self, campaign_id: str, registration_id: str, calls: list[Any], info: dict[str, Any]
+    def finish_decision(
+        self,
+        campaign_id: str,
+        registration_id: str,
+        calls: list[Any],
+        info: dict[str, Any],
+        event: dict[str, Any],
     ) -> None:
-        """Release a claim: the decision is committed; keep the model calls and service info."""
+        """Release a claim once its decision is committed, keep the model calls and service
+        info, and log the decision event, in one transaction."""
         with self._write() as db:
             db.execute(
                 "UPDATE submissions SET state = 'decided', claim_until = 0, calls = ?, info = ? "
                 "WHERE campaign_id = ? AND registration_id = ?",
                 (json.dumps(calls, default=str), json.dumps(info), campaign_id, registration_id),
+            )
+            db.execute(
+                "INSERT INTO events (campaign_id, kind, data, created_at) VALUES (?, ?, ?, ?)",
+                (campaign_id, "decision", json.dumps(event, default=str), self._now()),
             )
 
     def release_claim(self, campaign_id: str, registration_id: str) -> None:
