@@ -25,7 +25,9 @@ def _apply_first_sqlite(path: Path) -> None:
             "INSERT INTO campaigns (campaign_id) VALUES ('C1');"
             "INSERT INTO suppliers (campaign_id, supplier_id, capacity, used, position) "
             "VALUES ('C1', 'A', 2, 1, 0);"
-            "INSERT INTO decisions VALUES ('C1', 'R1', 0, 'run1', 'matched', 'A', '{}');"
+            "INSERT INTO decisions (campaign_id, registration_id, record_index, run_id, status, "
+            "supplier_id, match_json, payload) VALUES ('C1', 'R1', 0, 'run1', 'matched', 'A', "
+            "'{}', '{}');"
         )
 
 
@@ -44,7 +46,11 @@ def _apply_first_postgres(url: str) -> None:
             "INSERT INTO suppliers (campaign_id, supplier_id, capacity, used, position) "
             "VALUES ('C1', 'A', 2, 1, 0)"
         )
-        conn.execute("INSERT INTO decisions VALUES ('C1', 'R1', 0, 'run1', 'matched', 'A', '{}')")
+        conn.execute(
+            "INSERT INTO decisions (campaign_id, registration_id, record_index, run_id, status, "
+            "supplier_id, match_json, payload) VALUES ('C1', 'R1', 0, 'run1', 'matched', 'A', "
+            "'{}', '{}')"
+        )
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
@@ -90,3 +96,28 @@ def test_a_ledger_at_the_previous_version_is_upgraded_and_keeps_its_rows(
         store.commit("C1", "run2", [])  # the upgraded schema takes writes
     finally:
         store.close()
+
+
+def test_the_postgresql_schema_has_the_same_columns_as_the_sqlite_one(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """A migration changed for SQLite must be changed in its PostgreSQL variant too."""
+    import psycopg
+
+    sqlite_store = open_store(tmp_path / "ledger.sqlite")
+    sqlite_store.close()
+    with sqlite3.connect(tmp_path / "ledger.sqlite") as db:
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        sqlite_columns = {
+            (t, r[1]) for t in tables if not t.startswith("sqlite_")
+            for r in db.execute(f"PRAGMA table_info({t})")
+        }  # fmt: skip
+    with fresh_schema("igent_cols") as url:
+        open_store(url).close()
+        with psycopg.connect(url) as conn:
+            rows = conn.execute(
+                "SELECT table_name, column_name FROM information_schema.columns "
+                "WHERE table_schema = current_schema()"
+            ).fetchall()
+    postgres_columns = {(t, c) for t, c in rows} - {("audits", "seq")}
+    assert postgres_columns == sqlite_columns

@@ -39,8 +39,10 @@ from igent.store.base import (
     CommitResult,
     Decision,
     DecisionCounts,
+    OutputRow,
     StoredDecision,
     SupplierCapacity,
+    encode_json,
 )
 from igent.store.migrations import Migration, migrations
 
@@ -338,6 +340,20 @@ class PostgresStore:
         ):
             yield _stored(row)
 
+    def output_rows(self, campaign_id: str, run_id: str) -> Iterator[OutputRow]:
+        """Stream one run's decisions in record order, match and order still encoded."""
+        for rid, status, supplier_id, match, order, reason, source, rest in self._stream(
+            "SELECT registration_id, status, supplier_id, match_json, order_json, "
+            "match_json::jsonb ->> 'reason', match_json::jsonb ->> 'source', payload "
+            "FROM decisions WHERE campaign_id = %s",
+            campaign_id,
+            run_id,
+            "record_index, registration_id",
+        ):
+            yield OutputRow(
+                str(rid), str(status), supplier_id, match, order, reason, source, json.loads(rest)
+            )
+
     def decided_ids(self, campaign_id: str, *, final_only: bool = True) -> dict[str, str]:
         """Return registration_id -> run_id of decided registrations."""
         sql = "SELECT registration_id, run_id FROM decisions WHERE campaign_id = %s"
@@ -438,7 +454,9 @@ class PostgresStore:
         return self._run(work)
 
 
-_DECISION_COLUMNS = "registration_id, record_index, run_id, status, supplier_id, payload"
+_DECISION_COLUMNS = (
+    "registration_id, record_index, run_id, status, supplier_id, match_json, order_json, payload"
+)
 
 
 def _lock_registration(
@@ -452,14 +470,15 @@ def _lock_registration(
 
 
 def _stored(row: tuple[Any, ...]) -> StoredDecision:
-    rid, index, run_id, status, supplier_id, payload = row
-    return StoredDecision(
-        str(rid), int(index), str(run_id), str(status), supplier_id, json.loads(payload)
-    )
+    rid, index, run_id, status, supplier_id, match, order, rest = row
+    payload = json.loads(rest)
+    payload["match"] = json.loads(match)
+    payload["purchase_order"] = None if order is None else json.loads(order)
+    return StoredDecision(str(rid), int(index), str(run_id), str(status), supplier_id, payload)
 
 
 def _encode(value: Mapping[str, Any]) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str)
+    return encode_json(value)
 
 
 def _write_decision(
@@ -498,12 +517,16 @@ def _write_decision(
             return False
     if held is not None and (not decision.is_booking or held != decision.supplier_id):
         _unbook(conn, campaign_id, held)
+    match, order, rest = decision.encoded
     conn.execute(
         "INSERT INTO decisions (campaign_id, registration_id, record_index, run_id, status, "
-        "supplier_id, payload) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+        "supplier_id, match_json, order_json, payload) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
         "ON CONFLICT (campaign_id, registration_id) DO UPDATE SET "
         "record_index = excluded.record_index, run_id = excluded.run_id, "
-        "status = excluded.status, supplier_id = excluded.supplier_id, payload = excluded.payload",
+        "status = excluded.status, supplier_id = excluded.supplier_id, "
+        "match_json = excluded.match_json, order_json = excluded.order_json, "
+        "payload = excluded.payload",
         (
             campaign_id,
             decision.registration_id,
@@ -511,7 +534,9 @@ def _write_decision(
             run_id,
             decision.status,
             decision.supplier_id,
-            _encode(decision.payload),
+            match,
+            order,
+            rest,
         ),
     )
     if decision.audit is not None:

@@ -1,4 +1,5 @@
 -- PostgreSQL variant of 0001_ledger.sql (audits keep their write order in seq).
+-- Keep it in step with 0001_ledger.sql: tests/store/test_migrations.py compares the two.
 -- The campaign ledger: capacity per supplier and one decision per registration.
 CREATE TABLE campaigns (
     campaign_id TEXT PRIMARY KEY,
@@ -21,6 +22,10 @@ CREATE TABLE decisions (
     run_id TEXT NOT NULL,
     status TEXT NOT NULL,
     supplier_id TEXT,
+    -- the output JSON of the decision: its match and purchase order as written to
+    -- matches.json / pos.json, and the rest (timing, grading ...) in payload
+    match_json TEXT NOT NULL,
+    order_json TEXT,
     payload TEXT NOT NULL,
     PRIMARY KEY (campaign_id, registration_id)
 );
