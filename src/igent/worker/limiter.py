@@ -6,6 +6,8 @@ calls in flight), but counted in Redis instead of one process's memory:
 - requests and tokens are spaced out (a generic cell rate: each request takes the next free
   slot ``60 / requests_per_minute`` seconds after the previous one, across all workers), so an
   endpoint limited to N requests/min sees at most N in any minute, plus one at the window edge;
+  the spacing is ``margin`` (10 %) wider than the limit, so requests delayed on their way (a
+  busy worker, the network) and then arriving together still stay within it;
 - calls in flight are leases in a sorted set that expire on their own, so a worker killed
   with kill -9 frees its slots after ``lease_s`` instead of holding them forever.
 
@@ -75,6 +77,7 @@ class SharedRateLimiter(RateLimiter):
         requests_per_minute: float | None = None,
         tokens_per_minute: float | None = None,
         lease_s: float = 120.0,
+        margin: float = 0.1,
     ) -> None:
         super().__init__()
         self._redis = redis_client
@@ -83,6 +86,7 @@ class SharedRateLimiter(RateLimiter):
         self.requests_per_minute = requests_per_minute
         self.tokens_per_minute = tokens_per_minute
         self.lease_s = lease_s
+        self.margin = margin
         self._schedule = redis_client.register_script(_SCHEDULE)
         self._lease = redis_client.register_script(_LEASE)
         self._adjust = redis_client.register_script(_ADJUST)
@@ -106,7 +110,7 @@ class SharedRateLimiter(RateLimiter):
         return f"{KEY_PREFIX}:{self.name}:{kind}"
 
     async def _take(self, kind: str, per_minute: float, units: float) -> float:
-        interval_s = 60.0 / per_minute
+        interval_s = 60.0 / per_minute * (1.0 + self.margin)
         wait_us = await asyncio.to_thread(
             self._schedule, keys=[self._key(kind)], args=[interval_s, units, 3600]
         )
