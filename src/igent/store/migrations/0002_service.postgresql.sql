@@ -1,4 +1,6 @@
--- PostgreSQL variant of 0002_service.sql (identity keys instead of AUTOINCREMENT).
+-- PostgreSQL variant of 0002_service.sql: identity keys instead of AUTOINCREMENT, and a
+-- sequence numbering submissions (SQLite's rowid). Keep it in step with 0002_service.sql:
+-- tests/store/test_migrations.py compares the two.
 -- Tables of the campaign service (igent serve): API keys, campaign settings, offer versions,
 -- submitted registrations, cancellations, background jobs and the event log.
 -- Decisions, bookings and capacity live in the ledger tables of 0001.
@@ -29,7 +31,9 @@ CREATE TABLE IF NOT EXISTS offer_versions (
     created_at TEXT NOT NULL,
     PRIMARY KEY (campaign_id, version)
 );
+CREATE SEQUENCE IF NOT EXISTS submissions_seq;
 CREATE TABLE IF NOT EXISTS submissions (
+    seq BIGINT NOT NULL DEFAULT nextval('submissions_seq'),
     campaign_id TEXT NOT NULL,
     registration_id TEXT NOT NULL,
     raw TEXT NOT NULL,
