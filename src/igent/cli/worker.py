@@ -33,7 +33,11 @@ BrokerOpt = Annotated[
     Opt(help="Broker: redis://HOST:6379/0 or amqp://USER:PASS@HOST:5672/. [env IGENT_BROKER_URL]"),
 ]
 NamespaceOpt = Annotated[
-    str, Opt(help="Redis key prefix: deployments sharing one Redis use different ones.")
+    str,
+    Opt(
+        envvar="IGENT_BROKER_NAMESPACE",
+        help="Redis key prefix: deployments sharing one Redis use different ones.",
+    ),
 ]
 
 
@@ -151,6 +155,43 @@ def enqueue_command(
     The offers, incentives, date, constellation and model are stored in the ledger for the
     workers; registrations already decided in the ledger are not queued again.
     """
+    enqueue_campaign_files(
+        constellation,
+        db=db,
+        broker=broker,
+        campaign=campaign,
+        inputs=(data_dir, scenario, registrations, offers, incentives),
+        model=model,
+        campaign_date=campaign_date,
+        skip_status=skip_status,
+        deadline_s=deadline_s,
+        wait=wait,
+        timeout_s=timeout_s,
+        copies=copies,
+        namespace=namespace,
+    )
+
+
+def enqueue_campaign_files(
+    constellation: str,
+    *,
+    db: str | None,
+    broker: str | None,
+    campaign: str | None,
+    inputs: tuple[Path | None, str | None, Path | None, Path | None, Path | None],
+    model: str | None,
+    campaign_date: str | None,
+    skip_status: str | None,
+    deadline_s: float = 300.0,
+    wait: bool = True,
+    timeout_s: float = 3600.0,
+    copies: int = 1,
+    namespace: str | None = None,
+) -> None:
+    """Queue a campaign for the workers and, with ``wait``, report once all are decided.
+
+    Used by ``igent enqueue`` and by ``igent run`` / ``python -m igent.workflows --workers``.
+    """
     import datetime as dt
 
     from igent.store.backend import open_store
@@ -160,7 +201,7 @@ def enqueue_command(
 
     db_url = required_url(db, "IGENT_DATABASE_URL", "--db")
     broker_url = required_url(broker, "IGENT_BROKER_URL", "--broker")
-    paths, described, _ = select_inputs(data_dir, scenario, registrations, offers, incentives)
+    paths, described, _ = select_inputs(*inputs)
     campaign_id = campaign or paths.offers.stem
     statuses = {s.strip().casefold() for s in (skip_status or "").split(",") if s.strip()}
     spec = campaign_spec(
@@ -172,6 +213,7 @@ def enqueue_command(
         skip_status=statuses,
         deadline_s=deadline_s,
     )
+    namespace = namespace or os.environ.get("IGENT_BROKER_NAMESPACE") or "igent"
     dramatiq_broker = make_broker(broker_url, BrokerOptions(namespace=namespace))
     actor = declare_actor(dramatiq_broker)
     store = open_store(db_url)
