@@ -58,6 +58,18 @@ def redact_url(url: str) -> str:
     return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
 
 
+def check_connection(url: str, timeout_s: int = 10) -> None:
+    """Connect once, so a wrong URL or a database that is down fails at once, clearly."""
+    try:
+        psycopg.connect(url, connect_timeout=timeout_s).close()
+    except psycopg.Error as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+        raise StoreError(
+            f"cannot connect to ledger database {redact_url(url)!r}: {reason}; check the URL "
+            "(--db / IGENT_DATABASE_URL) and that PostgreSQL is running"
+        ) from None
+
+
 def pg_migrations() -> list[Migration]:
     """Return the migrations in order, each replaced by its PostgreSQL variant if it has one."""
     variants: dict[int, Migration] = {}
@@ -77,6 +89,7 @@ class PostgresStore:
     ) -> None:
         self.url = url
         self.disk_reads = 0
+        check_connection(url)
         try:
             self._pool = ConnectionPool(
                 url,
@@ -567,4 +580,4 @@ def _unbook(conn: psycopg.Connection[Any], campaign_id: str, supplier_id: str) -
     )
 
 
-__all__ = ["PostgresStore", "pg_migrations", "redact_url"]
+__all__ = ["PostgresStore", "check_connection", "pg_migrations", "redact_url"]
