@@ -56,7 +56,9 @@ def worker_command(
     sim_url: Annotated[
         str | None, Opt(help="Base URL of a running simulator (for --model sim:PROFILE).")
     ] = None,
-    endpoints: Annotated[Path | None, Opt(help="Your endpoints registry YAML.")] = None,
+    endpoints: Annotated[
+        Path | None, Opt(envvar="IGENT_ENDPOINTS_FILE", help="Your endpoints registry YAML.")
+    ] = None,
     limits_redis: Annotated[
         str | None,
         Opt(help="Redis for the shared per-endpoint limits (default: the broker, if Redis)."),
