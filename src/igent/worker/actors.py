@@ -43,6 +43,8 @@ def declare_actor(
     broker: dramatiq.Broker,
     runtime: Callable[[], WorkerRuntime] | None = None,
     policy: RetryPolicy | None = None,
+    *,
+    queue: str = QUEUE,
 ) -> dramatiq.Actor[..., None]:
     """Declare the deciding actor on ``broker``; ``runtime`` is only needed where it runs.
 
@@ -80,7 +82,7 @@ def declare_actor(
 
     declare = dramatiq.actor(
         actor_name=ACTOR_NAME,
-        queue_name=QUEUE,
+        queue_name=queue,
         broker=broker,
         max_retries=policy.max_retries,
         min_backoff=policy.min_backoff_ms,
