@@ -155,3 +155,14 @@ async def test_commits_run_off_the_event_loop_thread(store: Store) -> None:
     await committer.close()
 
     assert threads and threads[0] != threading.current_thread().name
+
+
+async def test_a_conflict_nobody_waits_for_is_a_store_error(store: Store) -> None:
+    state = CapacityState(store, CAMPAIGN)
+    assert state.reserve("R1", "B").accepted
+    store.commit(CAMPAIGN, "intruder", [decision("X", "B")])
+    committer = GroupCommitter(store, CAMPAIGN, "run1", state, batch_size=1)
+
+    with pytest.raises(StoreError, match="'R1': supplier 'B' was filled by another writer"):
+        await committer.submit(decision("R1", "B"), hold_key="R1")
+        await committer.close()

@@ -438,11 +438,6 @@ async def _stop(workers: Sequence[asyncio.Future[None]]) -> None:
     await asyncio.gather(*workers, return_exceptions=True)
 
 
-def to_row_dict(timing: dict[str, Any]) -> dict[str, Any]:
-    """Round a stored timing row's floats for CSV output."""
-    return {k: round(v, 6) if isinstance(v, float) else v for k, v in timing.items()}
-
-
 def read_run_config(run_dir: Path) -> dict[str, Any]:
     """Read the configuration an earlier run saved in its run directory (for --resume)."""
     path = run_dir / RUN_FILE
