@@ -131,6 +131,10 @@ def run_workers(
         counts = store.counts(campaign_id).by_status
     finally:
         stop(workers)
+        client = broker.client  # type: ignore[attr-defined]
+        stale = list(client.scan_iter(f"{namespace}:*"))
+        if stale:
+            client.delete(*stale)
         broker.close()
         store.close()
     return {

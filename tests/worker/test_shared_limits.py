@@ -72,6 +72,16 @@ def simulator() -> Iterator[tuple[str, list[float]]]:
     thread.join(timeout=10)
 
 
+def _forget(redis_url: str, name: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    stale = list(client.scan_iter(f"igent:limit:{name}:*"))
+    if stale:
+        client.delete(*stale)
+    client.close()
+
+
 def _most_in_any_window(times: list[float], window_s: float) -> int:
     times = sorted(times)
     most, start = 0, 0
@@ -94,6 +104,7 @@ def test_four_processes_sharing_an_endpoint_stay_within_its_requests_per_minute(
     ]
     for process in processes:
         assert process.wait(timeout=120) == 0
+    _forget(redis_url, name)
 
     assert len(arrivals) == PROCESSES * CALLS
     # The minute scaled down to 3 s: at most PER_MINUTE / 20 requests in it, plus one burst.
@@ -122,5 +133,6 @@ async def test_calls_in_flight_are_capped_across_limiters_sharing_redis(redis_ur
 
     await asyncio.gather(*(call(limiters[n % 3]) for n in range(9)))
     client.close()
+    _forget(redis_url, name)
 
     assert most == 2
