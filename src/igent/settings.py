@@ -33,7 +33,8 @@ class Settings(BaseSettings):
     )
     database_url: str | None = Field(
         default=None,
-        description="Service database: SQLite path or sqlite:///PATH (default DATA_DIR/igent.db).",
+        description="Service database: postgresql://..., a SQLite path or sqlite:///PATH "
+        "(default DATA_DIR/igent.db).",
     )
     host: str = Field(default="127.0.0.1", description="Service bind address.")
     port: int = Field(default=8000, ge=0, le=65535, description="Service port (0: any free port).")
@@ -68,6 +69,13 @@ class Settings(BaseSettings):
             )
         return value
 
+    def database_target(self) -> str | Path:
+        """Return the service database: a PostgreSQL URL as given, else the SQLite file."""
+        url = self.database_url
+        if url is not None and url.startswith(("postgresql://", "postgres://")):
+            return url
+        return self.database_path()
+
     def database_path(self) -> Path:
         """Return the SQLite file of the service database."""
         url = self.database_url
@@ -77,7 +85,7 @@ class Settings(BaseSettings):
             return Path(url.removeprefix("sqlite:///"))
         if "://" in url:
             raise ValueError(
-                f"IGENT_DATABASE_URL {url!r}: only SQLite is supported; use a path or "
-                "sqlite:///PATH"
+                f"IGENT_DATABASE_URL {url!r}: not supported; use postgresql://USER@HOST/DB, a "
+                "path or sqlite:///PATH"
             )
         return Path(url)

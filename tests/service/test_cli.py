@@ -41,8 +41,8 @@ def test_keys_create_refuses_an_unknown_role(tmp_path: Path):
     assert "--role 'admin' is not a role; expected 'operator' or 'viewer'" in done.stderr
 
 
-def test_serve_refuses_a_non_sqlite_database_url(tmp_path: Path):
-    done = run_cli("serve", "--db", "postgresql://db/igent")
+def test_serve_refuses_an_unsupported_database_url(tmp_path: Path):
+    done = run_cli("serve", "--db", "mysql://db/igent")
     assert done.returncode == 1
-    assert "only SQLite is supported" in done.stderr
+    assert "not supported; use postgresql://" in done.stderr
     assert done.stdout == ""

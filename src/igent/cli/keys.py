@@ -26,20 +26,21 @@ def keys_create(
     """Create a key and print it once on stdout; only its hash is stored."""
     from igent.errors import ConfigError
     from igent.service.auth import create_key
-    from igent.store.service_tables import ServiceTables
+    from igent.store.postgres_service import open_service_tables
 
     chosen = role.lower()
     if chosen not in ("operator", "viewer"):
         raise ConfigError(f"--role {role!r} is not a role; expected 'operator' or 'viewer'")
     settings = settings_with(data_dir, db)
-    tables = ServiceTables(settings.database_path())
+    target = settings.database_target()
+    tables = open_service_tables(target)
     try:
         key, row = create_key(tables, _role(chosen), name)
     finally:
         tables.close()
     print(key)
     print(
-        f"created {row.role} key {row.key_id!r} in {settings.database_path()}; it is shown "
+        f"created {row.role} key {row.key_id!r} in {tables.path}; it is shown "
         "only now, store it safely",
         file=sys.stderr,
     )

@@ -224,8 +224,36 @@ def run_command(
             "registrations, release removed ones, apply capacity changes."
         ),
     ] = False,
+    workers: Annotated[
+        bool,
+        Opt(
+            help="Queue the registrations for igent worker processes instead of deciding them "
+            "here, and wait for their decisions (needs --db and --broker)."
+        ),
+    ] = False,
+    db: Annotated[
+        str | None,
+        Opt(help="With --workers: the shared ledger, postgresql://... [env IGENT_DATABASE_URL]"),
+    ] = None,
+    broker: Annotated[
+        str | None,
+        Opt(help="With --workers: redis://... or amqp://... [env IGENT_BROKER_URL]"),
+    ] = None,
 ) -> None:
     """Run CONSTELLATION over the campaign and write results to the run directory."""
+    if workers or broker:  # scale-out: the workers decide (docs/deployment.md)
+        from igent.cli.worker import enqueue_campaign_files
+
+        return enqueue_campaign_files(
+            constellation or "rules",
+            db=db,
+            broker=broker,
+            campaign=campaign,
+            inputs=(data_dir, scenario, registrations, offers, incentives),
+            model=model,
+            campaign_date=campaign_date,
+            skip_status=skip_status,
+        )
     from igent.workflows import (
         Constellation,
         InputPaths,

@@ -28,7 +28,7 @@ def settings_with(data_dir: Path | None, db: str | None, **fields: Any) -> Any:
         if db is not None:
             updates["database_url"] = db
         settings = settings.model_copy(update=updates)
-        settings.database_path()  # an unsupported URL fails here, before anything starts
+        settings.database_target()  # an unsupported URL fails here, before anything starts
     except (ValidationError, ValueError) as exc:
         raise ConfigError(str(exc).splitlines()[0] if "\n" not in str(exc) else str(exc)) from exc
     return settings
@@ -45,7 +45,10 @@ def serve_command(
         Path | None, Opt(help="Data directory; the database defaults to D/igent.db.")
     ] = None,
     db: Annotated[
-        str | None, Opt(help="Database: a SQLite path or sqlite:///PATH (IGENT_DATABASE_URL).")
+        str | None,
+        Opt(
+            help="Database: postgresql://..., a SQLite path or sqlite:///PATH (IGENT_DATABASE_URL)."
+        ),
     ] = None,
     log_level: Annotated[str, Opt(help="uvicorn log level.")] = "warning",
 ) -> None:

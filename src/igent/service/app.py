@@ -32,17 +32,15 @@ from igent.service.metrics import RequestMetricsMiddleware, ServiceMetrics
 from igent.service.registrations import CursorError, RegistrationDesk
 from igent.service.routes import campaigns, docs, events, exports, health, jobs, registrations
 from igent.settings import Settings
-from igent.store.service_tables import ServiceTables
-from igent.store.sqlite import SqliteStore
+from igent.store.postgres_service import open_service_database
 
 log = logging.getLogger("igent.service")
 
 
 def build_context(settings: Settings, client: ChatClient | None = None) -> ServiceContext:
     """Open the database and build the desks of one app."""
-    path = settings.database_path()
-    store = SqliteStore(path)  # applies the ledger migrations, 0002_service included
-    tables = ServiceTables.sharing(store)
+    # SQLite file or PostgreSQL URL; the ledger migrations (0002_service included) run here.
+    store, tables = open_service_database(settings.database_target())
     desk = CampaignDesk(store, tables, client=client)
     metrics = ServiceMetrics(desk.all_capacity)
     registrations_desk = RegistrationDesk(
