@@ -212,7 +212,7 @@ def render_details(results: list[RunFigures]) -> str:
         if r.raw_price is not None or r.final_price is not None:
             out.append(f"- price raw {_pct(r.raw_price)}, final {_pct(r.final_price)}")
         out.append(
-            f"- replies {c.replies}, empty {c.empty_replies}, no JSON where asked "
+            f"- replies {c.replies}, empty {c.empty_replies}, returned without JSON "
             f"{c.no_json_replies}, stopped early {c.stopped_early}, usage estimated by igent "
             f"{c.estimated_usage}; igent's table: calls {r.igent_llm_calls}, prompt tokens "
             f"{r.igent_prompt_tokens}, completion tokens {r.igent_completion_tokens}"

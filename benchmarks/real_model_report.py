@@ -49,8 +49,8 @@ class CallStats:
 
     @property
     def unparseable(self) -> int:
-        """Replies igent could not read as the JSON it asked for."""
-        return self.errors_by_type.get("ModelOutputError", 0)
+        """Replies with no JSON igent could read: raised by the client, or returned unparsed."""
+        return self.errors_by_type.get("ModelOutputError", 0) + self.no_json_replies
 
     @property
     def failed(self) -> int:
@@ -88,8 +88,9 @@ def read_transcript(path: Path, samples: int = 3) -> CallStats:
             stats.ttft_s.append(float(response["ttft_s"]))
         text = str(response.get("text") or "")
         stats.empty_replies += not text.strip()
-        wanted_json = bool((record.get("request") or {}).get("response_schema"))
-        stats.no_json_replies += wanted_json and response.get("parsed") is None
+        # Every agent call asks for JSON; a client that leaves parsing to the agent returns
+        # unreadable replies with parsed=None instead of raising ModelOutputError.
+        stats.no_json_replies += response.get("parsed") is None
         stats.stopped_early += bool(response.get("stopped_early"))
         if len(stats.reply_samples) < samples and text.strip():
             stats.reply_samples.append(text.strip()[:200])
