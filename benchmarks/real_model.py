@@ -39,10 +39,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import yaml
 from real_model_report import RunFigures, percentile, read_run
 from real_model_server import (
     REPO,
+    RunningServer,
     ServerConfig,
     install,
     is_installed,
@@ -161,6 +163,14 @@ def run_eval(
     return status, wall_s, stderr_text[-1500:]
 
 
+def count_all(server: RunningServer, texts: list[str]) -> int | None:
+    """Sum the server tokenizer's counts of ``texts``; None when the server cannot answer."""
+    try:
+        return sum(server.count_tokens(text) for text in texts)
+    except httpx.HTTPError:
+        return None
+
+
 def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 100:.0f} %"
 
@@ -186,7 +196,8 @@ def render(results: list[RunFigures]) -> str:
     lines += [
         "",
         "| constellation | calls | unparseable | failed | reg p50 s | reg p95 s | call p50 s "
-        "| call p95 s | prompt tok igent / server | completion tok igent / server | wall s |",
+        "| call p95 s | prompt tok: igent / tokenizer / llama.cpp log "
+        "| completion tok: igent / tokenizer / llama.cpp log | wall s |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
@@ -196,9 +207,10 @@ def render(results: list[RunFigures]) -> str:
             f"| {r.constellation} | {c.calls} | {c.unparseable} | {c.failed} "
             f"| {_s(r.latency_p50_s)} | {_s(r.latency_p95_s)} "
             f"| {_s(percentile(c.duration_s, 50))} | {_s(percentile(c.duration_s, 95))} "
-            f"| {c.prompt_tokens}{estimated} / {r.server.get('prompt_tokens', 'n/a')} "
-            f"| {c.completion_tokens}{estimated} / {r.server.get('decode_tokens', 'n/a')} "
-            f"| {r.wall_s:.0f} |"
+            f"| {c.prompt_tokens}{estimated} / {r.tokenizer_prompt_tokens} "
+            f"/ {r.server.get('prompt_tokens', 'n/a')} "
+            f"| {c.completion_tokens}{estimated} / {r.tokenizer_reply_tokens} "
+            f"/ {r.server.get('decode_tokens', 'n/a')} | {r.wall_s:.0f} |"
         )
     return "\n".join(lines)
 
@@ -263,6 +275,8 @@ def main(argv: list[str] | None = None) -> int:
             status, wall_s, tail = run_eval(constellation, args, out / constellation, env, flags)
             figures = read_run(constellation, out / constellation, status, wall_s)
             figures.stderr_tail = tail
+            figures.tokenizer_prompt_tokens = count_all(server, figures.calls.rendered_prompts)
+            figures.tokenizer_reply_tokens = count_all(server, figures.calls.reply_texts)
             counts = parse_server_log(server.log_since(offset))
             figures.server = {
                 **counts.__dict__,

@@ -46,6 +46,8 @@ class CallStats:
     no_json_replies: int = 0
     stopped_early: int = 0
     reply_samples: list[str] = field(default_factory=list)
+    rendered_prompts: list[str] = field(default_factory=list, repr=False)
+    reply_texts: list[str] = field(default_factory=list, repr=False)
 
     @property
     def unparseable(self) -> int:
@@ -70,6 +72,7 @@ def read_transcript(path: Path, samples: int = 3) -> CallStats:
             continue
         record = json.loads(line)
         stats.calls += 1
+        stats.rendered_prompts.append(render_gemma_prompt(record.get("request") or {}))
         error = record.get("error")
         if error:
             kind = str(error.get("type", "?"))
@@ -87,6 +90,7 @@ def read_transcript(path: Path, samples: int = 3) -> CallStats:
         if response.get("ttft_s") is not None:
             stats.ttft_s.append(float(response["ttft_s"]))
         text = str(response.get("text") or "")
+        stats.reply_texts.append(text)
         stats.empty_replies += not text.strip()
         # Every agent call asks for JSON; a client that leaves parsing to the agent returns
         # unreadable replies with parsed=None instead of raising ModelOutputError.
@@ -95,6 +99,19 @@ def read_transcript(path: Path, samples: int = 3) -> CallStats:
         if len(stats.reply_samples) < samples and text.strip():
             stats.reply_samples.append(text.strip()[:200])
     return stats
+
+
+def render_gemma_prompt(request: dict[str, Any]) -> str:
+    """Render a transcript request in Gemma's turn format, to count it with the server's tokenizer.
+
+    Close to, not exactly, what the GGUF's chat template sends (Gemma merges the system message
+    into the first user turn: a few tokens apart per call).
+    """
+    turns = []
+    for message in request.get("messages") or []:
+        role = "model" if message.get("role") == "assistant" else "user"
+        turns.append(f"<start_of_turn>{role}\n{message.get('content') or ''}<end_of_turn>\n")
+    return "".join(turns) + "<start_of_turn>model\n"
 
 
 @dataclass
@@ -122,10 +139,14 @@ class RunFigures:
     calls: CallStats = field(default_factory=CallStats)
     server: dict[str, Any] = field(default_factory=dict)
     stderr_tail: str = ""
+    tokenizer_prompt_tokens: int | None = None
+    tokenizer_reply_tokens: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Return the figures as JSON-friendly values."""
         data = {k: v for k, v in self.__dict__.items() if k != "calls"}
+        data.pop("tokenizer_prompt_tokens")
+        data.pop("tokenizer_reply_tokens")
         c = self.calls
         data["calls"] = {
             "calls": c.calls,
@@ -144,6 +165,8 @@ class RunFigures:
             "no_json_replies": c.no_json_replies,
             "stopped_early": c.stopped_early,
             "reply_samples": c.reply_samples,
+            "tokenizer_prompt_tokens": self.tokenizer_prompt_tokens,
+            "tokenizer_reply_tokens": self.tokenizer_reply_tokens,
         }
         return data
 

@@ -46,6 +46,13 @@ class RunningServer:
     log_path: Path
     process: subprocess.Popen[bytes] = field(repr=False)
 
+    def count_tokens(self, text: str) -> int:
+        """Return how many tokens the server's own tokenizer makes of ``text`` (BOS included)."""
+        root = self.base_url.removesuffix("/v1")
+        reply = httpx.post(f"{root}/extras/tokenize/count", json={"input": text}, timeout=60.0)
+        reply.raise_for_status()
+        return int(reply.json()["count"])
+
     def log_size(self) -> int:
         """Return the log's current size in bytes (to slice it per run)."""
         return self.log_path.stat().st_size if self.log_path.exists() else 0
@@ -166,6 +173,7 @@ class ServerCounts:
     """What llama.cpp itself logged for a slice of requests (its own token counts)."""
 
     generations: int
+    client_disconnects: int
     prefix_hit_tokens: int
     prompt_eval_tokens: int
     prompt_eval_ms: float
@@ -191,14 +199,16 @@ class ServerCounts:
 def parse_server_log(text: str) -> ServerCounts:
     """Sum llama.cpp's per-request perf lines (``llama_perf_context_print``) in ``text``.
 
-    A request cut short by the client may end without perf lines; its prompt still shows in
-    the ``prefix-match hit`` line when it reused the cache, so counts are lower bounds.
+    A stream the client closed early (igent's early stop) ends without perf lines: its prompt
+    shows only in the ``prefix-match hit`` line when it reused the cache, so these counts are
+    lower bounds; real_model.py also counts every prompt with the server's tokenizer.
     """
     hits = [(int(a), int(b)) for a, b in _PREFIX_HIT.findall(text)]
     prompt = [(float(ms), int(n)) for ms, n in _PROMPT_EVAL.findall(text)]
     decode = [(float(ms), int(n)) for ms, n in _EVAL.findall(text)]
     return ServerCounts(
         generations=len(prompt),
+        client_disconnects=text.count("Disconnected from client"),
         prefix_hit_tokens=sum(hit for hit, _ in hits),
         prompt_eval_tokens=sum(n for _, n in prompt),
         prompt_eval_ms=sum(ms for ms, _ in prompt),
