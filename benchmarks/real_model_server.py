@@ -31,9 +31,12 @@ class ServerConfig:
     """How to run the server: which venv, how many threads, how much context."""
 
     venv: Path = DEFAULT_VENV
-    threads: int = 2
+    threads: int = 1
     context_tokens: int = 8192
     nice: int = 0
+    # The GGUF carries no chat template, and llama-cpp-python then falls back to Llama 2's
+    # "[INST] <<SYS>>" format, which Gemma answers with "<</SYS>>": name Gemma's format.
+    chat_format: str = "gemma"
 
 
 @dataclass
@@ -125,6 +128,7 @@ def serve(config: ServerConfig, log_path: Path) -> Iterator[RunningServer]:
         "--n_ctx", str(config.context_tokens),
         "--n_threads", str(config.threads),
         "--n_threads_batch", str(config.threads),
+        "--chat_format", config.chat_format,
     ]  # fmt: skip
     if config.nice:
         command = ["nice", "-n", str(config.nice), *command]
