@@ -198,22 +198,21 @@ def render(results: list[RunFigures]) -> str:
         )
     lines += [
         "",
-        "| constellation | calls | unparseable | failed | reg p50 s | reg p95 s | call p50 s "
-        "| call p95 s | prompt tok: igent / tokenizer / llama.cpp log "
-        "| completion tok: igent / tokenizer / llama.cpp log | wall s |",
+        "| constellation | calls (igent / server) | unparseable | failed | reg p50 s | reg p95 s "
+        "| call p50 s | call p95 s | prompt tokens (igent / server tokenizer) "
+        "| completion tokens (igent / server tokenizer) | wall s |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         c = r.calls
         estimated = " (est.)" if c.estimated_usage else ""
         lines.append(
-            f"| {r.constellation} | {c.calls} | {c.unparseable} | {c.failed} "
+            f"| {r.constellation} | {c.calls} / {r.server.get('chat_requests', 'n/a')} "
+            f"| {c.unparseable} | {c.failed} "
             f"| {_s(r.latency_p50_s)} | {_s(r.latency_p95_s)} "
             f"| {_s(percentile(c.duration_s, 50))} | {_s(percentile(c.duration_s, 95))} "
             f"| {c.prompt_tokens}{estimated} / {r.tokenizer_prompt_tokens} "
-            f"/ {r.server.get('prompt_tokens', 'n/a')} "
-            f"| {c.completion_tokens}{estimated} / {r.tokenizer_reply_tokens} "
-            f"/ {r.server.get('decode_tokens', 'n/a')} | {r.wall_s:.0f} |"
+            f"| {c.completion_tokens}{estimated} / {r.tokenizer_reply_tokens} | {r.wall_s:.0f} |"
         )
     return "\n".join(lines)
 
@@ -224,6 +223,9 @@ def render_details(results: list[RunFigures]) -> str:
     for r in results:
         c = r.calls
         out.append(f"### {r.constellation}: {r.status}")
+        if r.load_avg_1m is not None:
+            start, end = r.load_avg_1m
+            out.append(f"- load average (1 min) at start {start:.1f}, at end {end:.1f}")
         if r.raw_price is not None or r.final_price is not None:
             out.append(f"- price raw {_pct(r.raw_price)}, final {_pct(r.final_price)}")
         out.append(
@@ -278,10 +280,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"registry entry {entry}; eval flags {flags}", file=sys.stderr)
         for constellation in args.constellations:
             offset = server.log_size()
+            load_start = os.getloadavg()[0]
             print(f"running {constellation} ...", file=sys.stderr)
             status, wall_s, tail = run_eval(constellation, args, out / constellation, env, flags)
             figures = read_run(constellation, out / constellation, status, wall_s)
             figures.stderr_tail = tail
+            figures.load_avg_1m = (load_start, os.getloadavg()[0])
             figures.tokenizer_prompt_tokens = count_all(server, figures.calls.rendered_prompts)
             figures.tokenizer_reply_tokens = count_all(server, figures.calls.reply_texts)
             counts = parse_server_log(server.log_since(offset))

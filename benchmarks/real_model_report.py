@@ -139,6 +139,8 @@ class RunFigures:
     calls: CallStats = field(default_factory=CallStats)
     server: dict[str, Any] = field(default_factory=dict)
     stderr_tail: str = ""
+    load_avg_1m: tuple[float, float] | None = None
+    """The machine's 1-minute load average at the run's start and end (others share the CPUs)."""
     tokenizer_prompt_tokens: int | None = None
     tokenizer_reply_tokens: int | None = None
 

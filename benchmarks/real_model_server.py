@@ -176,6 +176,7 @@ _EVAL = re.compile(r"(?<!prompt )eval time =\s*([\d.]+) ms /\s*(\d+) runs")
 class ServerCounts:
     """What llama.cpp itself logged for a slice of requests (its own token counts)."""
 
+    chat_requests: int
     generations: int
     client_disconnects: int
     prefix_hit_tokens: int
@@ -211,6 +212,7 @@ def parse_server_log(text: str) -> ServerCounts:
     prompt = [(float(ms), int(n)) for ms, n in _PROMPT_EVAL.findall(text)]
     decode = [(float(ms), int(n)) for ms, n in _EVAL.findall(text)]
     return ServerCounts(
+        chat_requests=text.count('"POST /v1/chat/completions'),
         generations=len(prompt),
         client_disconnects=text.count("Disconnected from client"),
         prefix_hit_tokens=sum(hit for hit, _ in hits),
