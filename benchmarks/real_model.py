@@ -46,6 +46,7 @@ from real_model_server import (
     REPO,
     RunningServer,
     ServerConfig,
+    format_prompts,
     install,
     is_installed,
     parse_server_log,
@@ -286,7 +287,8 @@ def main(argv: list[str] | None = None) -> int:
             figures = read_run(constellation, out / constellation, status, wall_s)
             figures.stderr_tail = tail
             figures.load_avg_1m = (load_start, os.getloadavg()[0])
-            figures.tokenizer_prompt_tokens = count_all(server, figures.calls.rendered_prompts)
+            prompts = format_prompts(config, figures.calls.conversations)
+            figures.tokenizer_prompt_tokens = count_all(server, prompts)
             figures.tokenizer_reply_tokens = count_all(server, figures.calls.reply_texts)
             counts = parse_server_log(server.log_since(offset))
             figures.server = {

@@ -46,7 +46,7 @@ class CallStats:
     no_json_replies: int = 0
     stopped_early: int = 0
     reply_samples: list[str] = field(default_factory=list)
-    rendered_prompts: list[str] = field(default_factory=list, repr=False)
+    conversations: list[list[dict[str, str]]] = field(default_factory=list, repr=False)
     reply_texts: list[str] = field(default_factory=list, repr=False)
 
     @property
@@ -72,7 +72,7 @@ def read_transcript(path: Path, samples: int = 3) -> CallStats:
             continue
         record = json.loads(line)
         stats.calls += 1
-        stats.rendered_prompts.append(render_gemma_prompt(record.get("request") or {}))
+        stats.conversations.append(list((record.get("request") or {}).get("messages") or []))
         error = record.get("error")
         if error:
             kind = str(error.get("type", "?"))
@@ -99,19 +99,6 @@ def read_transcript(path: Path, samples: int = 3) -> CallStats:
         if len(stats.reply_samples) < samples and text.strip():
             stats.reply_samples.append(text.strip()[:200])
     return stats
-
-
-def render_gemma_prompt(request: dict[str, Any]) -> str:
-    """Render a transcript request in Gemma's turn format, to count it with the server's tokenizer.
-
-    Close to, not exactly, what the GGUF's chat template sends (Gemma merges the system message
-    into the first user turn: a few tokens apart per call).
-    """
-    turns = []
-    for message in request.get("messages") or []:
-        role = "model" if message.get("role") == "assistant" else "user"
-        turns.append(f"<start_of_turn>{role}\n{message.get('content') or ''}<end_of_turn>\n")
-    return "".join(turns) + "<start_of_turn>model\n"
 
 
 @dataclass

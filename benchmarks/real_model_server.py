@@ -7,6 +7,7 @@ benchmarks/real_model_setup.sh) so that compiling llama.cpp never touches the pr
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import socket
@@ -105,6 +106,28 @@ def assemble_model(config: ServerConfig) -> Path:
     if done.returncode != 0:
         raise RuntimeError(f"assembling the GGUF model failed: {done.stderr.strip()[-500:]}")
     return Path(done.stdout.strip().splitlines()[-1])
+
+
+_FORMAT_CODE = """
+import json, sys
+from llama_cpp import llama_chat_format as f
+name = sys.argv[1]
+formatter = getattr(f, "format_" + name.replace("-", "").replace(".", "_"))
+print(json.dumps([formatter(messages=m).prompt for m in json.load(sys.stdin)]))
+"""
+
+
+def format_prompts(config: ServerConfig, conversations: list[list[dict[str, str]]]) -> list[str]:
+    """Render each message list exactly as the server's chat format does (system role and all)."""
+    done = subprocess.run(
+        [venv_python(config), "-c", _FORMAT_CODE, config.chat_format],
+        input=json.dumps(conversations),
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"rendering prompts failed: {done.stderr.strip()[-500:]}")
+    return [str(prompt) for prompt in json.loads(done.stdout)]
 
 
 def free_port() -> int:
