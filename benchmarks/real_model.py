@@ -2,7 +2,7 @@
 
 Usage: python benchmarks/real_model.py [--max-items 3] [--setup]
            [--constellations p1m1v_p2r p1m1v0_p2r p1m1m2c] [--threads 1] [--context 8192]
-           [--chat-format gemma] [--max-tokens 160] [--timeout 120] [--max-attempts 2]
+           [--chat-format gemma-system] [--max-tokens 160] [--timeout 120] [--max-attempts 2]
            [--deadline S] [--hang-limit 1800] [--out DIR] [--json OUT]
 
 Not run in CI. The model is Gemma 3 270M (Q4_K_M GGUF, shipped on PyPI as
@@ -71,7 +71,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--threads", type=int, default=1, help="llama.cpp CPU threads (2 stall on a busy box)."
     )
-    parser.add_argument("--chat-format", default="gemma", help="llama-cpp-python chat format.")
+    parser.add_argument(
+        "--chat-format", default="gemma-system", help="Chat format (see real_model_chat.py)."
+    )
     parser.add_argument("--context", type=int, default=8192, help="Server context (tokens).")
     parser.add_argument("--nice", type=int, default=0, help="Run the server at this niceness.")
     parser.add_argument("--max-tokens", type=int, default=160, help="Output budget per call.")

