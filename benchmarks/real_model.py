@@ -169,10 +169,13 @@ def run_eval(
     return status, wall_s, stderr_text[-1500:]
 
 
-def count_all(server: RunningServer, texts: list[str]) -> int | None:
-    """Sum the server tokenizer's counts of ``texts``; None when the server cannot answer."""
+def count_all(server: RunningServer, texts: list[str], *, bos: bool = True) -> int | None:
+    """Sum the server tokenizer's counts of ``texts``; None when the server cannot answer.
+
+    The server counts a BOS token in front of every text: right for prompts, not for replies.
+    """
     try:
-        return sum(server.count_tokens(text) for text in texts)
+        return sum(server.count_tokens(text) - (0 if bos else 1) for text in texts)
     except httpx.HTTPError:
         return None
 
@@ -291,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
             figures.load_avg_1m = (load_start, os.getloadavg()[0])
             prompts = format_prompts(config, figures.calls.conversations)
             figures.tokenizer_prompt_tokens = count_all(server, prompts)
-            figures.tokenizer_reply_tokens = count_all(server, figures.calls.reply_texts)
+            figures.tokenizer_reply_tokens = count_all(server, figures.calls.reply_texts, bos=False)
             counts = parse_server_log(server.log_since(offset))
             figures.server = {
                 **counts.__dict__,
