@@ -30,7 +30,16 @@ from igent.service.jobs import JobRunner
 from igent.service.limits import BodyLimitMiddleware, RateLimiter
 from igent.service.metrics import RequestMetricsMiddleware, ServiceMetrics
 from igent.service.registrations import CursorError, RegistrationDesk
-from igent.service.routes import campaigns, docs, events, exports, health, jobs, registrations
+from igent.service.routes import (
+    campaigns,
+    docs,
+    events,
+    exports,
+    health,
+    jobs,
+    page,
+    registrations,
+)
 from igent.settings import Settings
 from igent.store.service_tables import ServiceTables
 from igent.store.sqlite import SqliteStore
@@ -94,6 +103,8 @@ def create_app(settings: Settings, client: ChatClient | None = None) -> FastAPI:
         jobs.router,
         events.router,
         exports.router,
+        page.router,
+        page.api,
     ):
         app.include_router(router)
     static = Path(str(resources.files("igent.service") / "static"))
