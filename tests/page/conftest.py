@@ -100,7 +100,9 @@ class Service:
             )
             assert created.status_code == 201, created.text
             if registrations:
-                job = http.post(f"/v1/campaigns/{campaign_id}/registrations:batch", json=registrations)
+                job = http.post(
+                    f"/v1/campaigns/{campaign_id}/registrations:batch", json=registrations
+                )
                 assert job.status_code == 202, job.text
                 wait_for(lambda: http.get(job.json()["url"]).json()["status"] == "done")
             result: dict[str, Any] = http.get(f"/v1/campaigns/{campaign_id}").json()

@@ -25,7 +25,13 @@ from igent.service.dashboard_schemas import (
 )
 from igent.store import StoredDecision
 
-PRICE_COLUMNS = ("cash_price", "lmi_cash_price", "loan_installment", "lmi_loan_installment")
+# Attribute -> the column name of the offers file, which the operator knows.
+PRICE_COLUMNS = {
+    "cash_price": "CashPrice",
+    "lmi_cash_price": "LMICashPrice",
+    "loan_installment": "LoanInstallment",
+    "lmi_loan_installment": "LMILoanInstallment",
+}
 MAX_PRICE_CHANGES = 12
 
 
@@ -236,8 +242,8 @@ def _price_changes(was: Supplier, now: Supplier) -> list[str]:
         elif key not in old:
             lines.append(f"{label}: new tier")
         else:
-            for column in PRICE_COLUMNS:
-                a, b = getattr(old[key], column), getattr(new[key], column)
+            for attribute, column in PRICE_COLUMNS.items():
+                a, b = getattr(old[key], attribute), getattr(new[key], attribute)
                 if a != b:
                     lines.append(f"{label} {column}: {a:g} -> {b:g}")
     if len(lines) > MAX_PRICE_CHANGES:
