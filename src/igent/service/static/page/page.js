@@ -309,8 +309,8 @@ function onEvent({ kind, data }) {
     text = `${d.registration_id} cancelled${d.capacity_freed ? `, ${d.supplier_id} freed one unit` : ""}`;
   } else if (kind === "capacity_changed") {
     text = `offers replaced: version ${d.offer_version}`;
-  } else if (kind === "job_progress") {
-    text = `upload ${d.job_id.slice(0, 8)}: ${d.done} of ${d.total} (${d.status})`;
+  } else if (kind === "job_progress" && (d.status === "done" || d.status === "failed")) {
+    text = `upload ${d.job_id.slice(0, 8)} ${d.status}: ${d.done} of ${d.total} records, ${d.errors} with errors`;
   }
   if (text) {
     const time = (d.created_at || "").slice(11, 19);
