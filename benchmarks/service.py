@@ -122,13 +122,14 @@ def run(count: int, llm: bool) -> dict[str, Any]:
     server = subprocess.Popen(
         [sys.executable, "-m", "igent.cli", "serve", "--port", "0", "--db", str(db)],
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=(folder / "serve.log").open("w"),
         text=True,
         env=env,
     )
     assert server.stdout is not None
     url = server.stdout.readline()[len(PREFIX) :].strip()
     figures: dict[str, Any] = {"registrations": count, "cpus": os.cpu_count()}
+    print(f"server log: {folder / 'serve.log'}", file=sys.stderr)
     try:
         headers = {"Authorization": f"Bearer {key}"}
         with httpx.Client(base_url=url, headers=headers, timeout=60) as http:

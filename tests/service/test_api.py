@@ -162,6 +162,8 @@ async def test_replace_offers_keeps_bookings_and_refuses_capacity_below_booked(c
     assert caps == {s: booked.get(s, 0) + 2 for s in caps}
     later = await client.post("/v1/campaigns/demo/registrations", json=demo_registrations()[7])
     assert later.json()["offer_version"] == 2
+    events = (await client.get("/v1/campaigns/demo/events", params={"follow": "false"})).text
+    assert "event: capacity_changed" in events and '"offer_version": 2' in events
 
 
 async def test_list_filters_and_cursor_pagination(client):
@@ -271,3 +273,36 @@ async def test_exports_pos_csv_xlsx_and_decision_log(client):
     log = (await client.get("/v1/campaigns/demo/exports/decisions.jsonl")).text.splitlines()
     assert len(log) == 10
     assert json.loads(log[0])["decision"]["match"]["registration_id"]
+
+
+async def test_unfinished_batch_job_resumes_at_the_next_start(settings, keys):
+    from igent.service import create_app
+    from igent.store.service_tables import ServiceTables
+
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://testserver",
+            headers={"Authorization": f"Bearer {keys[0]}"},
+        ) as http:
+            await create_campaign(http)
+    # A job stored but never run (the process died right after answering 202).
+    tables = ServiceTables(settings.database_path())
+    job = tables.add_job("stopped-job", "demo", demo_registrations()[:7], "k")
+    tables.close()
+    assert job.status == "queued"
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        jobs = app.state.context.jobs
+        assert "stopped-job" in jobs._tasks
+        await jobs._tasks["stopped-job"]
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://testserver",
+            headers={"Authorization": f"Bearer {keys[0]}"},
+        ) as http:
+            resumed = (await http.get("/v1/campaigns/demo/jobs/stopped-job")).json()
+            assert (resumed["status"], resumed["done"], resumed["errors"]) == ("done", 7, 0)
+            page = (await http.get("/v1/campaigns/demo/registrations")).json()
+            assert len(page["items"]) == 7

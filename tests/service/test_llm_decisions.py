@@ -67,3 +67,17 @@ async def test_deadline_falls_back_to_the_rules_answer_and_says_so(tmp_path):
             assert sum(s["used"] for s in campaign["suppliers"]) == 1
             again = await http.get(f"/v1/campaigns/demo/registrations/{body['registration_id']}")
             assert again.json()["deadline_fallback"] is True
+
+
+async def test_audit_verdict_is_stored_and_shown_with_the_registration(client):
+    await create_campaign(client, constellation="p1r_audit", model="mock")
+    registration = demo_registrations()[3]
+    response = await client.post("/v1/campaigns/demo/registrations", json=registration)
+    assert response.status_code == 200, response.text
+    assert response.json()["audit"]["registration_id"] == registration["RegistrationNumber"]
+    fetched = await client.get(
+        f"/v1/campaigns/demo/registrations/{registration['RegistrationNumber']}"
+    )
+    audit = fetched.json()["audit"]
+    assert audit is not None and "approved" in audit
+    assert audit == response.json()["audit"]

@@ -7,6 +7,9 @@ import asyncio
 import csv
 import io
 import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -15,7 +18,7 @@ import httpx
 import pytest
 
 from tests.service.conftest import demo_offers, demo_registrations
-from tests.service.server import Server, create_key_cli
+from tests.service.server import Server, cli_env, create_key_cli
 
 pytestmark = pytest.mark.slow
 
@@ -174,3 +177,34 @@ def test_kill_9_under_load_keeps_every_acknowledged_registration(tmp_path: Path)
         if decision["status"] == "matched":
             matched[decision["supplier_id"]] = matched.get(decision["supplier_id"], 0) + 1
     assert {s["supplier_id"]: s["used"] for s in campaign["suppliers"] if s["used"]} == matched
+
+
+def readme_service_script() -> str:
+    """The bash block of the README's "Service" section."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Service\n", 1)[1]
+    return section.split("```bash\n", 1)[1].split("```", 1)[0]
+
+
+def test_readme_service_block_runs_as_written(tmp_path: Path):
+    script = readme_service_script().replace("--port 8000", "--port 0")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    wrapper = bin_dir / "igent"  # this checkout's igent, as an installed console script
+    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m igent.cli "$@"\n')
+    wrapper.chmod(0o755)
+    path = os.pathsep.join([str(bin_dir), str(Path(sys.executable).parent), os.environ["PATH"]])
+    done = subprocess.run(
+        ["bash", "-c", "set -euo pipefail\n" + script + "wait\n"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=cli_env(PATH=path),
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "event: decision" in done.stdout and '"R-1"' in done.stdout
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "pos.csv").read_text())))
+    assert [r["registration_id"] for r in rows] == ["R-1"]
+    assert float(rows[0]["total_price"]) > 0
+    assert (tmp_path / "key.txt").read_text().startswith("igk_")

@@ -26,7 +26,7 @@ from igent.cli.options import (
     TimeScaleOpt,
 )
 from igent.cli.render import render_summary
-from igent.errors import ConfigError
+from igent.errors import ConfigError, RegistrationsFailed
 from igent.settings import Settings
 
 if TYPE_CHECKING:
@@ -347,12 +347,10 @@ def run_command(
         reasons = ", ".join(
             f"{count} {reason}" for reason, count in sorted(summary["failure_reasons"].items())
         )
-        stderr.print(
+        raise RegistrationsFailed(
             f"{failed} registrations failed: {reasons or 'see matches.json'}; retry with "
-            f"igent run --resume {run_dir}",
-            highlight=False,
+            f"igent run --resume {run_dir}"
         )
-        raise typer.Exit(1)
 
 
 def _fresh_config(

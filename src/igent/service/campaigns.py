@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +36,8 @@ from igent.workflows.pipeline import Pipeline
 
 RUN_ID = "service"
 RULES = "rules"
+CAPACITY_MAX_AGE_S = 0.5
+ROW_MAX_AGE_S = 1.0
 
 
 @dataclass
@@ -48,6 +51,18 @@ class CampaignRuntime:
     fallback: Pipeline
     committer: GroupCommitter
     recorder: CallRecorder | None
+    refreshed_at: float = 0.0
+
+    def refresh_capacity(self, max_age_s: float = CAPACITY_MAX_AGE_S) -> None:
+        """Re-read the durable capacity when the view is older than ``max_age_s``.
+
+        Bookings by other processes are caught at commit anyway (a conflict redoes the
+        registration); the periodic re-read also picks up their cancellations.
+        """
+        now = time.monotonic()
+        if now - self.refreshed_at >= max_age_s:
+            self.capacity.refresh()
+            self.refreshed_at = now
 
 
 class CampaignDesk:
@@ -68,6 +83,7 @@ class CampaignDesk:
         self._today = today
         self._open_client = open_client or _open_model_client
         self._runtimes: dict[str, CampaignRuntime] = {}
+        self._rows: dict[str, tuple[CampaignRow, float]] = {}
         self._clients: dict[str, ChatClient] = {}
         self._exit = contextlib.ExitStack()
         self._build_lock = asyncio.Lock()
@@ -116,11 +132,16 @@ class CampaignDesk:
         self.tables.add_event(row.campaign_id, "campaign_created", {"offer_version": 1})
         return self.public(row)
 
-    def row(self, campaign_id: str) -> CampaignRow:
-        """Return a campaign's settings; NotFound when there is none."""
+    def row(self, campaign_id: str, max_age_s: float = 0.0) -> CampaignRow:
+        """Return a campaign's settings (cached up to ``max_age_s``); NotFound if none."""
+        cached = self._rows.get(campaign_id)
+        now = time.monotonic()
+        if cached is not None and now - cached[1] < max_age_s:
+            return cached[0]
         row = self.tables.campaign(campaign_id)
         if row is None:
             raise NotFound(f"campaign {campaign_id!r} does not exist; list them at /v1/campaigns")
+        self._rows[campaign_id] = (row, now)
         return row
 
     def public(self, row: CampaignRow) -> CampaignPublic:
@@ -177,6 +198,7 @@ class CampaignDesk:
             campaign_id, json.dumps(dict(offers_document)), created_by
         )
         self._runtimes.pop(campaign_id, None)
+        self._rows.pop(campaign_id, None)
         self.tables.add_event(
             campaign_id,
             "capacity_changed",

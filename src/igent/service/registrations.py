@@ -18,12 +18,18 @@ from typing import Any
 
 from igent.domain import parse_registration_record
 from igent.errors import IgentError, StoreError
-from igent.service.campaigns import RUN_ID, CampaignDesk
+from igent.service.campaigns import ROW_MAX_AGE_S, RUN_ID, CampaignDesk
 from igent.service.errors import Conflict, NotFound
 from igent.service.metrics import ServiceMetrics
 from igent.service.schemas import DecisionPublic, RegistrationPage
 from igent.store import StoredDecision
-from igent.store.service_tables import CampaignRow, CancellationRow, ServiceTables, Submission
+from igent.store.service_tables import (
+    CampaignRow,
+    CancellationRow,
+    Claim,
+    ServiceTables,
+    Submission,
+)
 from igent.workflows.decide import decide
 
 # A decision that stands: posting the same registration again answers it as it is.
@@ -80,7 +86,8 @@ class RegistrationDesk:
         self, campaign_id: str, raw: Mapping[str, Any], submitted_by: str
     ) -> DecisionPublic:
         """Decide one registration, or answer the standing decision for the same content."""
-        row = self.campaigns.row(campaign_id)
+        # A new offer version from another process is picked up within ROW_MAX_AGE_S.
+        row = self.campaigns.row(campaign_id, max_age_s=ROW_MAX_AGE_S)
         registration_id = str(raw["RegistrationNumber"]).strip()
         if not registration_id:
             raise Conflict("field 'RegistrationNumber' is empty; give each registration its id")
@@ -131,18 +138,18 @@ class RegistrationDesk:
             # Another process is deciding the same registration: its answer will be ours.
             await asyncio.sleep(WAIT_STEP_S)
         try:
-            return await self._decide(row, raw, claim.sequence, started)
+            return await self._decide(row, raw, claim, started)
         except BaseException:
             self.tables.release_claim(campaign_id, registration_id)
             raise
 
     async def _decide(
-        self, row: CampaignRow, raw: dict[str, Any], sequence: int, started: float
+        self, row: CampaignRow, raw: dict[str, Any], claim: Claim, started: float
     ) -> DecisionPublic:
         campaign_id = row.campaign_id
         runtime = await self.campaigns.runtime(campaign_id, row)
-        runtime.capacity.refresh()  # other processes may have booked or cancelled
-        record = parse_registration_record(raw, sequence)
+        runtime.refresh_capacity()  # other processes may have booked or cancelled
+        record = parse_registration_record(raw, claim.sequence)
         remaining = max(0.0, self.deadline_s - (self.clock() - started))
         fallback = False
         try:
@@ -192,7 +199,11 @@ class RegistrationDesk:
         )
         submission = Submission(raw, "decided", calls, info)
         audit = dict(decision.audit) if decision.audit is not None else None
-        cancellations = self.tables.cancellations(campaign_id, record.registration_id)
+        cancellations = (
+            []
+            if claim.previous is None
+            else self.tables.cancellations(campaign_id, record.registration_id)
+        )
         return to_public(campaign_id, stored, submission, cancellations, audit)
 
     def _stored(self, campaign_id: str, registration_id: str) -> StoredDecision | None:
@@ -267,7 +278,7 @@ class RegistrationDesk:
             self.tables.add_cancellation(campaign_id, registration_id, cancelled_by, reason)
             runtime = self.campaigns.cached_runtime(campaign_id)
             if runtime is not None:
-                runtime.capacity.refresh()
+                runtime.refresh_capacity(max_age_s=0.0)
             self.tables.add_event(
                 campaign_id,
                 "cancelled",

@@ -28,10 +28,12 @@ from igent.store.base import (
     Decision,
     DecisionCounts,
     DecisionStatus,
+    OutputRow,
     Reservation,
     Store,
     StoredDecision,
     SupplierCapacity,
+    encode_json,
 )
 from igent.store.capacity_state import CapacityState
 from igent.store.committer import CommitStats, GroupCommitter
@@ -41,8 +43,6 @@ from igent.store.outputs import JsonListWriter, OutputLog
 from igent.store.sqlite import SqliteStore
 
 __all__ = [
-    "FINAL_STATUSES",
-    "RETRIED_STATUSES",
     "CapacityChange",
     "CapacityState",
     "CommitResult",
@@ -50,10 +50,13 @@ __all__ = [
     "Decision",
     "DecisionCounts",
     "DecisionStatus",
+    "FINAL_STATUSES",
     "GroupCommitter",
     "JsonListWriter",
     "Ledger",
     "OutputLog",
+    "OutputRow",
+    "RETRIED_STATUSES",
     "Reservation",
     "RunLock",
     "SqliteStore",
@@ -61,6 +64,7 @@ __all__ = [
     "StoredDecision",
     "SupplierCapacity",
     "atomic_writer",
+    "encode_json",
     "write_json_atomic",
     "write_text_atomic",
 ]

@@ -7,8 +7,10 @@ purchase order are written in one transaction or not at all.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal, Protocol
 
 DecisionStatus = Literal["matched", "no_match", "skipped", "failed", "unapproved", "cancelled"]
@@ -39,6 +41,36 @@ class Decision:
     def is_final(self) -> bool:
         """Whether a resume keeps this decision (failed and unapproved ones are retried)."""
         return self.status in FINAL_STATUSES
+
+    @cached_property
+    def encoded(self) -> tuple[str, str | None, str]:
+        """(match JSON, purchase order JSON or None, rest of the payload JSON), encoded once."""
+        order = self.payload.get("purchase_order")
+        rest = {k: v for k, v in self.payload.items() if k not in ("match", "purchase_order")}
+        return (
+            encode_json(self.payload.get("match")),
+            None if order is None else encode_json(order),
+            encode_json(rest),
+        )
+
+
+def encode_json(value: Any) -> str:
+    """Encode one output value on one line (the ledger's and the JSONL files' encoding)."""
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+@dataclass(frozen=True)
+class OutputRow:
+    """What the final documents need of one decision, without decoding its match."""
+
+    registration_id: str
+    status: str
+    supplier_id: str | None
+    match_json: str
+    order_json: str | None
+    reason: str | None
+    source: str | None
+    rest: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -161,6 +193,9 @@ class Store(Protocol):
 
     def decisions(self, campaign_id: str, run_id: str | None = None) -> Iterator[StoredDecision]:
         """Stream decisions in record order (one run's when ``run_id`` is given)."""
+
+    def output_rows(self, campaign_id: str, run_id: str) -> Iterator[OutputRow]:
+        """Stream one run's decisions in record order, match and order still encoded."""
 
     def decided_ids(self, campaign_id: str, *, final_only: bool = True) -> dict[str, str]:
         """Return registration_id -> run_id of decided registrations."""

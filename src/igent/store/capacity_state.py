@@ -29,6 +29,8 @@ class CapacityState:
         self._durable: dict[str, int] = {}
         self._holds: dict[str, str] = {}
         self._held: dict[str, int] = {}
+        # durable + held per supplier, kept current so a snapshot is one dict copy
+        self._view: dict[str, int] = {}
         self._reload()
 
     def _reload(self) -> None:
@@ -39,16 +41,23 @@ class CapacityState:
                 self.version += 1
             self._capacity = {s.supplier_id: s.capacity for s in rows}
             self._durable = durable
+            self._view = {s: durable.get(s, 0) + self._held.get(s, 0) for s in self._capacity}
 
     def _used(self, supplier_id: str) -> int:
-        return self._durable.get(supplier_id, 0) + self._held.get(supplier_id, 0)
+        return self._view.get(supplier_id, 0)
+
+    def _move(self, supplier_id: str, held: int = 0, durable: int = 0) -> None:
+        self._held[supplier_id] = self._held.get(supplier_id, 0) + held
+        self._durable[supplier_id] = self._durable.get(supplier_id, 0) + durable
+        if supplier_id in self._view:
+            self._view[supplier_id] += held + durable
 
     def snapshot(self) -> tuple[dict[str, int], int]:
         """Return (supplier_id -> used including holds, version); holds move the version."""
         if not self.cache:
             self._reload()
         with self._lock:
-            return {s: self._used(s) for s in self._capacity}, self.version
+            return dict(self._view), self.version
 
     def reserve(self, registration_id: str, supplier_id: str) -> Reservation:
         """Hold one unit of ``supplier_id`` for ``registration_id``; never oversells.
@@ -65,7 +74,7 @@ class CapacityState:
             if used >= capacity:
                 return Reservation(False, used, capacity)
             self._holds[registration_id] = supplier_id
-            self._held[supplier_id] = self._held.get(supplier_id, 0) + 1
+            self._move(supplier_id, held=1)
             self.version += 1
             return Reservation(True, used + 1, capacity)
 
@@ -85,7 +94,7 @@ class CapacityState:
         with self._lock:
             held = self._drop(registration_id)
             if booked_supplier_id is not None:
-                self._durable[booked_supplier_id] = self._durable.get(booked_supplier_id, 0) + 1
+                self._move(booked_supplier_id, durable=1)
                 if held != booked_supplier_id:
                     self.version += 1
             elif held is not None:
@@ -104,5 +113,5 @@ class CapacityState:
     def _drop(self, registration_id: str) -> str | None:
         held = self._holds.pop(registration_id, None)
         if held is not None:
-            self._held[held] -= 1
+            self._move(held, held=-1)
         return held

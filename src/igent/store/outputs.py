@@ -7,14 +7,13 @@ While a run goes, ``matches.jsonl`` and ``pos.jsonl`` grow by one line per commi
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 from igent.errors import StoreError
 from igent.store.atomic import atomic_writer
-from igent.store.base import Decision, StoredDecision
+from igent.store.base import Decision, StoredDecision, encode_json
 
 MATCHES_LOG = "matches.jsonl"
 ORDERS_LOG = "pos.jsonl"
@@ -22,7 +21,7 @@ ORDERS_LOG = "pos.jsonl"
 
 def encode(value: Any) -> str:
     """Encode one output value on one line."""
-    return json.dumps(value, ensure_ascii=False, default=str)
+    return encode_json(value)
 
 
 class OutputLog:
@@ -58,7 +57,10 @@ class OutputLog:
         if self._matches is None or self._orders is None:
             return
         for decision in decisions:
-            self._write_one(decision.payload)
+            match, order, _ = decision.encoded
+            self._matches.write(match + "\n")
+            if order is not None:
+                self._orders.write(order + "\n")
         self._matches.flush()
         self._orders.flush()
         self.appends += 1

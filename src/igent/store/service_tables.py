@@ -92,6 +92,8 @@ class Claim:
     raw: dict[str, Any]
     sequence: int
     """Increasing number of the submission (its output order), when taken."""
+    previous: str | None = None
+    """The state before a taken claim (None: never submitted)."""
 
 
 @dataclass(frozen=True)
@@ -311,7 +313,8 @@ class ServiceTables:
                 "VALUES (?, ?, ?, 'deciding', ?, ?, ?, ?)",
                 (campaign_id, registration_id, text, owner, until, submitted_by, self._now()),
             )
-            return Claim(True, "deciding", raw, int(cursor.lastrowid or 0))
+            previous = None if row is None else str(row[1])
+            return Claim(True, "deciding", raw, int(cursor.lastrowid or 0), previous)
 
     def finish_decision(
         self,

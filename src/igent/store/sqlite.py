@@ -22,8 +22,10 @@ from igent.store.base import (
     CommitResult,
     Decision,
     DecisionCounts,
+    OutputRow,
     StoredDecision,
     SupplierCapacity,
+    encode_json,
 )
 from igent.store.migrations import migrations
 
@@ -220,6 +222,20 @@ class SqliteStore:
         ):
             yield _stored(row)
 
+    def output_rows(self, campaign_id: str, run_id: str) -> Iterator[OutputRow]:
+        """Stream one run's decisions in record order, match and order still encoded."""
+        for rid, status, supplier_id, match, order, reason, source, rest in self._stream(
+            "SELECT registration_id, status, supplier_id, match_json, order_json, "
+            "json_extract(match_json, '$.reason'), json_extract(match_json, '$.source'), "
+            "payload FROM decisions WHERE campaign_id = ?",
+            campaign_id,
+            run_id,
+            "record_index, registration_id",
+        ):
+            yield OutputRow(
+                str(rid), str(status), supplier_id, match, order, reason, source, json.loads(rest)
+            )
+
     def decided_ids(self, campaign_id: str, *, final_only: bool = True) -> dict[str, str]:
         """Return registration_id -> run_id of decided registrations."""
         statuses = sorted(FINAL_STATUSES) if final_only else None
@@ -316,7 +332,9 @@ class SqliteStore:
         return count
 
 
-_DECISION_COLUMNS = "registration_id, record_index, run_id, status, supplier_id, payload"
+_DECISION_COLUMNS = (
+    "registration_id, record_index, run_id, status, supplier_id, match_json, order_json, payload"
+)
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -341,14 +359,15 @@ def _statements(sql: str) -> Iterator[str]:
 
 
 def _stored(row: tuple[Any, ...]) -> StoredDecision:
-    rid, index, run_id, status, supplier_id, payload = row
-    return StoredDecision(
-        str(rid), int(index), str(run_id), str(status), supplier_id, json.loads(payload)
-    )
+    rid, index, run_id, status, supplier_id, match, order, rest = row
+    payload = json.loads(rest)
+    payload["match"] = json.loads(match)
+    payload["purchase_order"] = None if order is None else json.loads(order)
+    return StoredDecision(str(rid), int(index), str(run_id), str(status), supplier_id, payload)
 
 
 def _encode(value: Mapping[str, Any]) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str)
+    return encode_json(value)
 
 
 def _write_decision(
@@ -380,9 +399,10 @@ def _write_decision(
             return False
     if held is not None and (not decision.is_booking or held != decision.supplier_id):
         _unbook(db, campaign_id, held)
+    match, order, rest = decision.encoded
     db.execute(
         "INSERT OR REPLACE INTO decisions (campaign_id, registration_id, record_index, run_id, "
-        "status, supplier_id, payload) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "status, supplier_id, match_json, order_json, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             campaign_id,
             decision.registration_id,
@@ -390,7 +410,9 @@ def _write_decision(
             run_id,
             decision.status,
             decision.supplier_id,
-            _encode(decision.payload),
+            match,
+            order,
+            rest,
         ),
     )
     if decision.audit is not None:

@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from igent.store import JsonListWriter, Store, atomic_writer, write_json_atomic
-from igent.store.outputs import encode
+from igent.store import JsonListWriter, OutputRow, Store, atomic_writer, write_json_atomic
 from igent.workflows.timing import NUMERIC_COLUMNS, TIMING_COLUMNS, percentile
 
 _SHARES = {
@@ -45,18 +44,17 @@ class SummaryBuilder:
         default_factory=lambda: {c: array("d") for c in NUMERIC_COLUMNS}
     )
 
-    def add(self, payload: Mapping[str, Any]) -> None:
+    def add(self, row: OutputRow) -> None:
         """Count one committed decision."""
-        match, timing = payload["match"], payload["timing"]
-        status = str(match["status"])
+        status, timing, payload = row.status, row.rest.get("timing") or {}, row.rest
         self.results += 1
         self.statuses[status] += 1
-        self.sources[str(match.get("source"))] += 1
-        if match.get("reason"):
+        self.sources[str(row.source)] += 1
+        if row.reason:
             reasons = self.failure_reasons if status in ("failed", "unapproved") else self.reasons
-            reasons[str(match["reason"])] += 1
-        if status == "matched" and match.get("supplier_id"):
-            self.matched_by_supplier[str(match["supplier_id"])] += 1
+            reasons[str(row.reason)] += 1
+        if status == "matched" and row.supplier_id:
+            self.matched_by_supplier[row.supplier_id] += 1
         self.repairs += int(timing.get("repairs", 0))
         self.commit_repairs += int(timing.get("commit_repairs", 0))
         self.cost_usd += float(timing.get("cost_usd", 0.0))
@@ -109,15 +107,14 @@ def write_final_outputs(
     ):
         rows = csv.DictWriter(csv_file, fieldnames=list(TIMING_COLUMNS), extrasaction="ignore")
         rows.writeheader()
-        for stored in store.decisions(campaign_id, run_id):
-            payload = stored.payload
-            matches.add(encode(payload["match"]))
-            if payload.get("purchase_order") is not None:
-                orders.add(encode(payload["purchase_order"]))
-            row = _timing_row(payload["timing"])
+        for output in store.output_rows(campaign_id, run_id):
+            matches.add(output.match_json)
+            if output.order_json is not None:
+                orders.add(output.order_json)
+            row = _timing_row(output.rest.get("timing") or {})
             timings.add(json.dumps(row))
             rows.writerow(row)
-            builder.add(payload)
+            builder.add(output)
     return 4
 
 

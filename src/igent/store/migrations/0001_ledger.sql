@@ -20,6 +20,10 @@ CREATE TABLE decisions (
     run_id TEXT NOT NULL,
     status TEXT NOT NULL,
     supplier_id TEXT,
+    -- the output JSON of the decision: its match and purchase order as written to
+    -- matches.json / pos.json, and the rest (timing, grading ...) in payload
+    match_json TEXT NOT NULL,
+    order_json TEXT,
     payload TEXT NOT NULL,
     PRIMARY KEY (campaign_id, registration_id)
 );
