@@ -81,6 +81,7 @@ class Service:
         *,
         capacity: int | None = None,
         registrations: list[dict[str, Any]] | None = None,
+        **settings: Any,
     ) -> dict[str, Any]:
         """Create a campaign from the demo offers (every capacity set to ``capacity`` when
         given), decide ``registrations`` through a batch job, and return the campaign."""
@@ -96,6 +97,7 @@ class Service:
                     "name": f"Demo {campaign_id}",
                     "offers": offers,
                     "campaign_date": "2026-06-01",
+                    **settings,
                 },
             )
             assert created.status_code == 201, created.text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -126,7 +127,7 @@ def test_no_match_registration_shows_its_reason_and_candidates(
     service.campaign("scarce", capacity=3, registrations=demo_registrations())
     sign_in(page, service, hash_="#/c/scarce")
     page.get_by_label("Status").select_option("no_match")
-    page.locator("#reg-body tr", has_text="NO MATCH").first.wait_for()
+    page.get_by_text("Page 1 of 2 · 38 registrations").wait_for()  # 4 suppliers x 3 matched
     assert page.locator("#reasons [data-reason=no_capacity]").count() == 1
     link = page.locator("#reg-body a").first
     registration_id = link.inner_text()
@@ -354,3 +355,32 @@ def test_dashboard_fits_laptop_and_large_screens_and_works_by_keyboard(
     page.locator("#registration-title").wait_for()
     assert page.evaluate("document.activeElement.id") == "registration-title"
     page.screenshot(path=str(tmp_path / f"dashboard-{size[0]}.png"))
+
+
+def test_registration_shows_model_calls_with_prompt_reply_tokens_and_the_audit(
+    page: Any, service: Service, tmp_path: Path
+):
+    service.campaign(
+        "llm",
+        registrations=demo_registrations()[:2],
+        constellation="p1r_audit",
+        model="mock",
+    )
+    with service.http() as http:
+        api = http.get("/v1/campaigns/llm/registrations/R-000001").json()
+    assert api["model_calls"] and api["audit"] is not None
+    sign_in(page, service, hash_="#/c/llm/r/R-000001")
+    calls = page.get_by_role("region", name=re.compile(r"^Model calls"))
+    calls.wait_for()
+    assert f"Model calls ({len(api['model_calls'])})" in calls.inner_text()
+    first = api["model_calls"][0]
+    summary = calls.locator("summary").first
+    assert f"{first['prompt_tokens']} + {first['completion_tokens']} tokens" in summary.inner_text()
+    summary.click()
+    assert calls.locator("details").first.locator("pre").count() >= 2  # prompt(s) and reply
+    audit = page.get_by_role("region", name="Audit verdict")
+    verdict = "approved" if api["audit"]["approved"] else "not approved"
+    assert audit.locator("#audit-verdict").inner_text() == f"Verdict: {verdict}"
+    assert audit.locator("pre").count() == 1
+    page.screenshot(path=str(tmp_path / "model-calls.png"), full_page=True)
+    assert service.operator not in page.locator("#registration-detail").inner_text()

@@ -23,7 +23,7 @@ function el(tag, attrs, ...children) {
     else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
     else node.setAttribute(name, value === true ? "" : value);
   }
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined) continue;
     node.append(child instanceof Node ? child : String(child));
   }
@@ -435,7 +435,10 @@ function renderRegistration(d, record) {
       : el("p", { class: "muted", text: "No model calls: the rules decided this registration." }));
   const audit = el("section", { class: "card", "aria-labelledby": "audit-title" },
     el("h3", { id: "audit-title", text: "Audit verdict" }),
-    d.audit ? el("pre", { text: redact(JSON.stringify(d.audit, null, 2)) })
+    d.audit ? [
+      el("p", { id: "audit-verdict" }, "Verdict: ", el("strong", {
+        text: "approved" in d.audit ? (d.audit.approved ? "approved" : "not approved") : "recorded" })),
+      el("pre", { text: redact(JSON.stringify(d.audit, null, 2)) })]
       : el("p", { class: "muted", text: "No audit: this campaign's constellation has no critic." }),
     d.cancellations.length ? [el("h4", { text: "Cancellations" }), table("Cancellations",
       ["When", "By key", "Reason"], d.cancellations.map((c) => [c.cancelled_at, c.cancelled_by, c.reason]))] : null);
