@@ -85,9 +85,18 @@ def test_upload_demo_registrations_runs_the_progress_bar_to_the_end_with_a_summa
     assert len(listed["items"]) == 50
 
 
-def test_upload_of_a_broken_file_is_explained_in_words(page: Any, service: Service, tmp_path: Path):
+def test_errors_are_explained_in_words_unknown_campaign_and_broken_upload(
+    page: Any, service: Service, tmp_path: Path
+):
     service.campaign("broken")
-    sign_in(page, service, hash_="#/c/broken")
+    sign_in(page, service, hash_="#/c/no-such-campaign")
+    alert = page.get_by_role("alert")
+    alert.wait_for()
+    assert "campaign 'no-such-campaign' does not exist" in alert.inner_text()
+    page.screenshot(path=str(tmp_path / "unknown-campaign.png"))
+    page.get_by_role("button", name="Dismiss").click()
+    page.goto(service.url + "/#/c/broken")
+    page.locator("#capacity li").first.wait_for()
     path = tmp_path / "broken.ndjson"
     path.write_text('{"RegistrationNumber": "R-1", "Contact_Zip": "55149"}\n{oops\n')
     page.get_by_label("Registrations file (JSON list or NDJSON)").set_input_files(str(path))

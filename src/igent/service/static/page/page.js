@@ -84,7 +84,13 @@ async function api(path, { method = "GET", body, type, raw = false, signal } = {
     headers["Content-Type"] = "application/json";
     payload = JSON.stringify(body);
   } else if (type) headers["Content-Type"] = type;
-  const response = await fetch(path, { method, headers, body: payload, signal });
+  let response = await fetch(path, { method, headers, body: payload, signal });
+  // A read over the key's rate limit waits as told (twice at most) instead of failing.
+  for (let retry = 0; response.status === 429 && method === "GET" && retry < 2; retry += 1) {
+    const wait_s = Math.min(10, Number(response.headers.get("Retry-After")) || 1);
+    await new Promise((resolve) => setTimeout(resolve, wait_s * 1000));
+    response = await fetch(path, { method, headers, signal });
+  }
   if (!response.ok) {
     let data = {};
     try { data = await response.json(); } catch { data = {}; }
@@ -125,6 +131,8 @@ function signOut() {
 function show(view) {
   for (const id of ["signin-view", "campaigns-view", "campaign-view"]) $(id).hidden = id !== view;
 }
+// Navigation never leaves a rejected promise behind: what fails is shown in words.
+const go = () => route().catch((error) => showError(describe(error)));
 async function route() {
   clearError();
   if (!state.role) {
@@ -171,7 +179,14 @@ async function openCampaign(campaignId) {
   $("upload-summary")?.replaceChildren();
   $("offers-preview")?.replaceChildren();
   show("campaign-view");
-  await Promise.all([loadCampaign(), loadSummary(), loadTable()]);
+  const results = await Promise.allSettled([loadCampaign(), loadSummary(), loadTable()]);
+  const failed = results.find((r) => r.status === "rejected");
+  if (failed) {
+    state.campaignId = null; // opening it again retries
+    show("campaigns-view"); // the error banner above the list of what does exist
+    loadCampaigns().catch(() => undefined);
+    throw failed.reason;
+  }
   startStream();
 }
 
@@ -244,8 +259,8 @@ const refreshLive = throttle(() => {
   const quiet = (p) => p.catch(() => undefined);
   quiet(loadCampaign());
   quiet(loadSummary());
-}, 400);
-const refreshTable = throttle(() => loadTable().catch(() => undefined), 1500);
+}, 1000);
+const refreshTable = throttle(() => loadTable().catch(() => undefined), 3000);
 
 function stopStream() {
   if (state.stream) state.stream.abort();
@@ -522,7 +537,7 @@ async function upload(event) {
       $("upload-progress").value = current.done;
       $("upload-count").textContent = `${current.done} of ${current.total} processed (${current.status})`;
       if (current.status === "done" || current.status === "failed") break;
-      await new Promise((resolve) => setTimeout(resolve, 250));
+      await new Promise((resolve) => setTimeout(resolve, 400));
       current = await api(current.url);
     }
     const ids = parsed.items.map((r) => (r && r.RegistrationNumber !== undefined ? String(r.RegistrationNumber) : null)).filter(Boolean);
@@ -624,7 +639,7 @@ function wire() {
     clearError();
     if (await signIn($("signin-key").value.trim())) {
       $("signin-key").value = "";
-      await route();
+      await go();
     }
   });
   $("sign-out").addEventListener("click", signOut);
@@ -653,12 +668,12 @@ function wire() {
   $("offers-form")?.addEventListener("submit", previewOffers);
   document.querySelectorAll("[data-export]").forEach((button) =>
     button.addEventListener("click", () => exportFile(button.dataset.export)));
-  window.addEventListener("hashchange", () => { $("notice").hidden = true; route().catch((e) => showError(describe(e))); });
+  window.addEventListener("hashchange", () => { $("notice").hidden = true; go(); });
 }
 
 async function start() {
   wire();
   if (apiKey()) await signIn(apiKey());
-  await route().catch((error) => showError(describe(error)));
+  await go();
 }
 document.addEventListener("DOMContentLoaded", start);
