@@ -45,7 +45,7 @@ async def test_llm_constellation_answers_with_its_model_calls(client):
 
 
 async def test_deadline_falls_back_to_the_rules_answer_and_says_so(tmp_path):
-    settings = Settings(data_dir=tmp_path / "data", request_deadline_s=0.2)
+    settings = Settings(data_dir=tmp_path / "data", request_deadline_s=1.5)
     operator, _ = make_keys(settings.database_path())
     model = StuckClient()
     app = create_app(settings, client=model)
