@@ -63,3 +63,35 @@ def test_failed_registrations_hold_nothing_exit_1_and_are_retried_on_resume(
     matches = json.loads((run_dir / "matches.json").read_text())
     assert retried["failed"] == 0 and len(matches) == 30
     assert all(m["status"] in ("matched", "no_match") for m in matches)
+
+
+def test_a_fatal_model_error_aborts_the_run_and_keeps_what_was_committed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+    import datetime as dt
+
+    from igent.errors import ModelCallError
+    from igent.workflows import Runner, RunOptions, resolve_constellation
+
+    campaign = make_campaign(tmp_path / "data", 30, scenario="scarce", seed=2)
+    original = Pipeline.process
+
+    async def process(self: Pipeline, record: RegistrationRecord) -> Outcome:
+        if record.record_index == 12:
+            raise ModelCallError("401 Unauthorized", endpoint="openai", model="gpt-4o", status=401)
+        return await original(self, record)
+
+    monkeypatch.setattr(Pipeline, "process", process)
+    options = RunOptions(batch_size=5, campaign_date=dt.date.fromisoformat(CAMPAIGN_DATE))
+    runner = Runner(resolve_constellation("rules"), campaign, options, tmp_path / "run")
+
+    with pytest.raises(ModelCallError, match="401"):
+        asyncio.run(runner.run())
+
+    matches = json.loads((tmp_path / "run" / "matches.json").read_text())
+    assert [m["record_index"] for m in matches] == list(range(12))
+    capacity = json.loads((tmp_path / "run" / "capacity.json").read_text())
+    assert sum(row["used"] for row in capacity.values()) == sum(
+        m["status"] == "matched" for m in matches
+    )

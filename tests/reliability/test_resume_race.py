@@ -91,9 +91,20 @@ def test_capacity_oversold_is_read_from_the_ledger_rows(scarce: InputPaths, tmp_
         campaign = db.execute("SELECT campaign_id FROM campaigns").fetchone()[0]
         run_id = db.execute("SELECT run_id FROM decisions LIMIT 1").fetchone()[0]
         for n in range(capacity - matched + 1):
+            payload = _payload(f"X{n}")
             db.execute(
-                "INSERT INTO decisions VALUES (?, ?, ?, ?, 'matched', ?, ?)",
-                (campaign, f"X{n}", 10_000 + n, run_id, supplier, json.dumps(_payload(f"X{n}"))),
+                "INSERT INTO decisions (campaign_id, registration_id, record_index, run_id, "
+                "status, supplier_id, match_json, order_json, payload) "
+                "VALUES (?, ?, ?, ?, 'matched', ?, ?, NULL, ?)",
+                (
+                    campaign,
+                    f"X{n}",
+                    10_000 + n,
+                    run_id,
+                    supplier,
+                    json.dumps(payload.pop("match")),
+                    json.dumps(payload),
+                ),
             )
 
     resumed = run(["--resume", str(run_dir)], tmp_path, dated=False)

@@ -114,7 +114,7 @@ def test_output_log_appends_and_restarts_from_earlier_decisions(
 ) -> None:
     store.commit(CAMPAIGN, "run1", [decision("R1", "A")])
     log = OutputLog(tmp_path)
-    log.open(store.decisions(CAMPAIGN, "run1"))
+    log.open((row.match_json, row.order_json) for row in store.output_rows(CAMPAIGN, "run1"))
     log.append([decision("R2", None, "no_match", 1)])
     log.close()
 
@@ -155,3 +155,14 @@ async def test_commits_run_off_the_event_loop_thread(store: Store) -> None:
     await committer.close()
 
     assert threads and threads[0] != threading.current_thread().name
+
+
+async def test_a_conflict_nobody_waits_for_is_a_store_error(store: Store) -> None:
+    state = CapacityState(store, CAMPAIGN)
+    assert state.reserve("R1", "B").accepted
+    store.commit(CAMPAIGN, "intruder", [decision("X", "B")])
+    committer = GroupCommitter(store, CAMPAIGN, "run1", state, batch_size=1)
+
+    with pytest.raises(StoreError, match="'R1': supplier 'B' was filled by another writer"):
+        await committer.submit(decision("R1", "B"), hold_key="R1")
+        await committer.close()

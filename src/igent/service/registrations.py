@@ -12,7 +12,7 @@ import os
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -236,27 +236,25 @@ class RegistrationDesk:
         items: list[DecisionPublic] = []
         last: tuple[int, str] | None = None
         more = False
-        for decision in self._ordered(campaign_id):
-            position = (decision.record_index, decision.registration_id)
-            if after is not None and position <= after:
-                continue
-            if not filters.accepts(decision, zip_codes):
-                continue
-            if len(items) == limit:
-                more = True
-                break
-            items.append(self.view(campaign_id, decision, with_extras=False))
-            last = position
+        # The ledger streams decisions ordered by (record_index, registration_id): the cursor.
+        decisions = self.store.decisions(campaign_id)
+        try:
+            for decision in decisions:
+                position = (decision.record_index, decision.registration_id)
+                if after is not None and position <= after:
+                    continue
+                if not filters.accepts(decision, zip_codes):
+                    continue
+                if len(items) == limit:
+                    more = True
+                    break
+                items.append(self.view(campaign_id, decision, with_extras=False))
+                last = position
+        finally:
+            if isinstance(decisions, Generator):  # release the reader's connection now
+                decisions.close()
         next_cursor = encode_cursor(last) if more and last is not None else None
         return RegistrationPage(items=items, next_cursor=next_cursor)
-
-    def _ordered(self, campaign_id: str) -> Iterator[StoredDecision]:
-        return iter(
-            sorted(
-                self.store.decisions(campaign_id),
-                key=lambda d: (d.record_index, d.registration_id),
-            )
-        )
 
     async def cancel(
         self, campaign_id: str, registration_id: str, cancelled_by: str, reason: str

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from igent.errors import StoreError
 from igent.store.base import CommitResult, Decision, Store
 from igent.store.capacity_state import CapacityState
 
@@ -212,6 +213,9 @@ class GroupCommitter:
         self.stats.largest_batch = max(self.stats.largest_batch, len(batch))
         self.stats.conflicts += len(result.conflicts)
         conflicted = {d.registration_id for d in result.conflicts}
+        unexpected = [
+            p for p in batch if p.future is None and p.decision.registration_id in conflicted
+        ]
         settled = []
         for pending in batch:
             ok = pending.decision.registration_id not in conflicted
@@ -228,6 +232,17 @@ class GroupCommitter:
             self.capacity.refresh()
         if self.on_settled is not None and settled:
             self.on_settled(settled)
+        if unexpected:
+            # Nobody waits to redo these: a caller that holds the ledger alone (the CLI run,
+            # under its lock) never sees a conflict unless something else wrote the ledger.
+            lost = unexpected[0].decision
+            self._error = StoreError(
+                f"registration {lost.registration_id!r}: supplier {lost.supplier_id!r} was "
+                f"filled by another writer of campaign {self.campaign_id!r} while this run held "
+                "the ledger; the decision was not booked. Check that nothing else writes the "
+                "ledger, then --resume"
+            )
+            raise self._error
 
     def _raise_if_failed(self) -> None:
         if self._error is not None:

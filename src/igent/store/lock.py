@@ -15,7 +15,7 @@ from igent.errors import StoreError
 
 
 class RunLock:
-    """An exclusive, non-blocking lock on ``<ledger>.lock``; the holder's PID is written in it."""
+    """An exclusive, non-blocking lock on ``<ledger>.lock``; holds the holder's PID and run."""
 
     def __init__(self, ledger_path: Path, *, label: str | None = None) -> None:
         self.path = ledger_path.with_name(ledger_path.name + ".lock")
@@ -29,14 +29,16 @@ class RunLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            content = os.pread(fd, 4096, 0).decode("utf-8", "replace").splitlines()
             os.close(fd)
+            pid = content[0].strip() if content else "unknown"
+            label = content[1].strip() if len(content) > 1 and content[1].strip() else self.label
             raise StoreError(
-                f"run {self.label} is in use by process {holder}; wait for it to finish "
+                f"run {label} is in use by process {pid}; wait for it to finish "
                 f"(or stop it) before running or resuming there"
             ) from None
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        os.pwrite(fd, f"{os.getpid()}\n{self.label}\n".encode(), 0)
         self._fd = fd
 
     def release(self) -> None:

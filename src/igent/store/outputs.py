@@ -13,7 +13,7 @@ from typing import IO, Any
 
 from igent.errors import StoreError
 from igent.store.atomic import atomic_writer
-from igent.store.base import Decision, StoredDecision, encode_json
+from igent.store.base import Decision, encode_json
 
 MATCHES_LOG = "matches.jsonl"
 ORDERS_LOG = "pos.jsonl"
@@ -33,24 +33,19 @@ class OutputLog:
         self._matches: IO[str] | None = None
         self._orders: IO[str] | None = None
 
-    def open(self, earlier: Iterable[StoredDecision] = ()) -> None:
-        """Start the logs afresh with the decisions committed before (a resume)."""
+    def open(self, earlier: Iterable[tuple[str, str | None]] = ()) -> None:
+        """Start the logs afresh with (match JSON, order JSON) committed before (a resume)."""
         try:
             self._matches = (self.run_dir / MATCHES_LOG).open("w", encoding="utf-8")
             self._orders = (self.run_dir / ORDERS_LOG).open("w", encoding="utf-8")
         except OSError as exc:
             raise StoreError(f"cannot open the outputs in {str(self.run_dir)!r}: {exc}") from exc
-        for stored in earlier:
-            self._write_one(stored.payload)
+        for match, order in earlier:
+            self._matches.write(match + "\n")
+            if order is not None:
+                self._orders.write(order + "\n")
         self._matches.flush()
         self._orders.flush()
-
-    def _write_one(self, payload: Any) -> None:
-        assert self._matches is not None and self._orders is not None
-        self._matches.write(encode(payload["match"]) + "\n")
-        order = payload.get("purchase_order")
-        if order is not None:
-            self._orders.write(encode(order) + "\n")
 
     def append(self, decisions: Sequence[Decision]) -> None:
         """Append the decisions of one committed batch (flushed to the OS, not fsynced)."""

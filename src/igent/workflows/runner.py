@@ -302,7 +302,9 @@ class Runner:
         )
         log = OutputLog(self.run_dir)
         log.open(
-            d for d in store.decisions(self.campaign_id, self.run_id) if d.status in FINAL_STATUSES
+            (row.match_json, row.order_json)
+            for row in store.output_rows(self.campaign_id, self.run_id)
+            if row.status in FINAL_STATUSES
         )
 
         def settled(batch: Sequence[Decision]) -> None:
@@ -434,11 +436,6 @@ async def _stop(workers: Sequence[asyncio.Future[None]]) -> None:
     for worker in workers:
         worker.cancel()
     await asyncio.gather(*workers, return_exceptions=True)
-
-
-def to_row_dict(timing: dict[str, Any]) -> dict[str, Any]:
-    """Round a stored timing row's floats for CSV output."""
-    return {k: round(v, 6) if isinstance(v, float) else v for k, v in timing.items()}
 
 
 def read_run_config(run_dir: Path) -> dict[str, Any]:
