@@ -149,10 +149,14 @@ async def test_record_returns_the_submitted_fields(app_keys):
 
 async def test_outcomes_count_the_given_registrations(app_keys):
     app, operator, viewer = app_keys
+    ids = ["R-000001", "R-000050", "R-000050", "R-unknown"]
+    async with http_for(app, viewer) as http:
+        refused = await http.post(
+            "/v1/campaigns/demo/registrations:outcomes", json={"registration_ids": ids}
+        )
+        assert refused.status_code == 403
     async with http_for(app, operator) as http:
         await scarce_campaign(http)
-    async with http_for(app, viewer) as http:
-        ids = ["R-000001", "R-000050", "R-000050", "R-unknown"]
         response = await http.post(
             "/v1/campaigns/demo/registrations:outcomes", json={"registration_ids": ids}
         )

@@ -149,13 +149,14 @@ def registration_record(
 @api.post(
     "/campaigns/{campaign_id}/registrations:outcomes",
     response_model=Outcomes,
-    summary="Count the decisions of the given registrations (e.g. one upload)",
-    responses=error_responses(404),
+    summary="Count the decisions of the given registrations (the summary of an upload)",
+    responses=error_responses(403, 404),
 )
 async def registration_outcomes(
-    body: OutcomesRequest, context: Context, key: Reader, campaign_id: str = CampaignId
+    body: OutcomesRequest, context: Context, key: Operator, campaign_id: str = CampaignId
 ) -> Outcomes:
-    """Return matched / NO MATCH by reason / other statuses of these registrations."""
+    """Return matched / NO MATCH by reason / other statuses of these registrations; for the
+    operator who uploaded them (a POST, like every operator request)."""
     return await asyncio.to_thread(
         dashboard.outcomes, context.desk, campaign_id, body.registration_ids
     )
