@@ -17,6 +17,31 @@ from tests.service.conftest import demo_offers, demo_registrations
 pytestmark = pytest.mark.slow
 
 
+# Contrast of every visible text element against its first opaque background (WCAG 2 formula).
+CONTRAST_JS = """() => {
+  const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => [r, g, b].map((v) => {
+    v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+  }).reduce((a, v, i) => a + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const background = (el) => {
+    for (; el; el = el.parentElement) {
+      const c = rgb(getComputedStyle(el).backgroundColor);
+      if (c.length === 3 || c[3] > 0.9) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const low = [];
+  for (const el of document.querySelectorAll("body *")) {
+    const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+    if (!own || !el.offsetParent || el.closest("button:disabled")) continue;
+    const a = lum(rgb(getComputedStyle(el).color)), b = lum(background(el));
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    if (ratio < 4.5) low.push(`${el.tagName}.${el.className}: ${ratio.toFixed(2)}`);
+  }
+  return low;
+}"""
+
+
 def bars(page: Any) -> dict[str, tuple[int, int]]:
     """Read the capacity bars: supplier -> (used, capacity) as the page shows them."""
     found = {}
@@ -359,6 +384,8 @@ def test_dashboard_fits_laptop_and_large_screens_and_works_by_keyboard(
             .map(e => e.id || e.name)"""
     )
     assert unlabelled == []
+    low = page.evaluate(CONTRAST_JS)
+    assert low == [], low  # WCAG AA: text contrast at least 4.5:1
     page.locator("#reg-body a").first.focus()
     page.keyboard.press("Enter")
     page.locator("#registration-title").wait_for()
