@@ -80,6 +80,7 @@ async def test_same_registration_twice_and_concurrently_books_once(client):
     again = await client.post("/v1/campaigns/demo/registrations", json=registration)
     assert again.json() == answers[0].json()
     assert sum((await used(client)).values()) == 1
+    assert len(client._transport.app.state.context.registrations._locks) == 0  # type: ignore[attr-defined]
 
 
 async def test_same_number_other_content_is_409_naming_fields(client):
@@ -100,6 +101,9 @@ async def test_malformed_registration_is_422_naming_the_field_and_books_nothing(
     assert response.json()["errors"][0]["loc"] == ["body", "Contact_Zip"]
     assert "Contact_Zip" in response.json()["detail"]
     assert sum((await used(client)).values()) == 0
+    empty = {**demo_registrations()[0], "RegistrationNumber": "  "}
+    response = await client.post("/v1/campaigns/demo/registrations", json=empty)
+    assert response.status_code == 422 and "RegistrationNumber" in response.json()["detail"]
     page = (await client.get("/v1/campaigns/demo/registrations")).json()
     assert page["items"] == []
 

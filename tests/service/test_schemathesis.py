@@ -81,3 +81,34 @@ def test_openapi_document_is_valid_json(tmp_path: Path) -> None:
     spec = TestClient(app).get("/openapi.json").json()
     (tmp_path / "openapi.json").write_text(json.dumps(spec))
     assert spec["openapi"].startswith("3.")
+
+
+def test_stateful_links_between_operations_hold(tmp_path: Path) -> None:
+    from hypothesis.stateful import run_state_machine_as_test
+
+    app, key = _app_and_key(tmp_path)
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    schema = schema.exclude(path_regex=r"/events$")
+    base = schema.as_state_machine()
+    calls: list[int] = []
+
+    class Machine(base):  # type: ignore[valid-type,misc]
+        def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, object]:
+            return {"headers": {"Authorization": f"Bearer {key}"}}
+
+        def validate_response(self, response, case, **kwargs) -> None:  # type: ignore[no-untyped-def]
+            calls.append(response.status_code)
+            case.validate_response(response, checks=CHECKS)
+
+    run_state_machine_as_test(
+        Machine,
+        settings=settings(
+            max_examples=15,
+            stateful_step_count=6,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            derandomize=True,
+            database=None,
+        ),
+    )
+    assert len(calls) >= 15

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from igent.service import create_app
 from igent.service.limits import RateLimiter
 from igent.settings import Settings
-from tests.service.conftest import create_campaign, demo_registrations, make_keys
+from tests.service.conftest import create_campaign, demo_offers, demo_registrations, make_keys
 
 
 @asynccontextmanager
@@ -191,3 +191,19 @@ async def test_readyz_and_metrics(client):
     assert 'route="/v1/campaigns/{campaign_id}/registrations",status="200"' in text
     assert 'igent_capacity{campaign="demo",supplier="iSolar"} 29.0' in text
     assert "igent_llm_calls_total" in text
+
+
+async def test_campaign_with_an_unusable_model_is_422_and_readyz_names_a_missing_key(
+    client, monkeypatch: pytest.MonkeyPatch
+):
+    body = {"campaign_id": "llm", "offers": demo_offers(), "constellation": "p1m1v0_p2r"}
+    unknown = await client.post("/v1/campaigns", json={**body, "model": "nowhere:x"})
+    assert unknown.status_code == 422 and "nowhere" in unknown.json()["detail"]
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-canary-0123456789")
+    created = await client.post("/v1/campaigns", json={**body, "model": "openai:gpt-4o-mini"})
+    assert created.status_code == 201, created.text
+    monkeypatch.delenv("OPENAI_API_KEY")
+    ready = await client.get("/readyz")
+    assert ready.status_code == 503
+    assert "OPENAI_API_KEY" in ready.json()["checks"]["model"]
+    assert "sk-test-canary" not in ready.text

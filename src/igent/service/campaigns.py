@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -17,8 +18,8 @@ from typing import Any
 
 from igent.campaign.loader import validate_document
 from igent.domain import IncentiveBook, OfferBook
-from igent.errors import ConfigError, StoreError
-from igent.llm import ChatClient
+from igent.errors import ConfigError, IgentError, StoreError
+from igent.llm import ChatClient, load_registry, resolve_api_key, resolve_endpoint
 from igent.rules import RulesEngine
 from igent.service.calls import CallRecorder
 from igent.service.errors import Conflict, NotFound
@@ -28,6 +29,7 @@ from igent.service.schemas import (
     CapacityConflict,
     SupplierCapacity,
 )
+from igent.sim import PROFILES
 from igent.store import CapacityState, GroupCommitter, Store
 from igent.store.service_tables import CampaignRow, ServiceTables
 from igent.workflows import RunOptions, build_agents, resolve_constellation
@@ -110,6 +112,8 @@ class CampaignDesk:
                 f"constellation {constellation.name!r} needs a model: set 'model' (e.g. 'mock' "
                 "or 'sim:gpt-4o') or use constellation 'rules'"
             )
+        if constellation.uses_llm and self.client is None and request.model:
+            check_model(request.model)
         if self.tables.campaign(request.campaign_id) is not None:
             raise Conflict(f"campaign {request.campaign_id!r} already exists")
         row = CampaignRow(
@@ -166,6 +170,19 @@ class CampaignDesk:
             )
             for s in self.store.suppliers(campaign_id)
         ]
+
+    def model_problems(self) -> dict[str, str]:
+        """Return model spec -> why it cannot be used, for the campaigns that call a model."""
+        if self.client is not None:
+            return {}
+        problems = {}
+        for row in self.tables.campaigns():
+            if row.model and row.model not in problems:
+                try:
+                    check_model(row.model)
+                except IgentError as exc:
+                    problems[row.model] = str(exc)
+        return problems
 
     def all_capacity(self) -> dict[str, dict[str, tuple[int, int]]]:
         """Return campaign -> supplier -> (used, capacity), for the metrics."""
@@ -262,6 +279,22 @@ class CampaignDesk:
         if spec not in self._clients:
             self._clients[spec] = self._exit.enter_context(self._open_client(spec))
         return self._clients[spec]
+
+
+def check_model(spec: str, env: Mapping[str, str] | None = None) -> None:
+    """Raise ConfigError when ``spec`` names no usable model (unknown, or its key unset)."""
+    if spec == "mock":
+        return
+    if spec == "sim" or spec.startswith("sim:"):
+        profile = spec.partition(":")[2] or "gpt-4o"
+        if profile not in PROFILES:
+            raise ConfigError(
+                f"model {spec!r}: simulator profile {profile!r} is not known; expected one of "
+                f"{', '.join(sorted(PROFILES))}"
+            )
+        return
+    endpoint = resolve_endpoint(spec, load_registry(None))
+    resolve_api_key(endpoint, os.environ if env is None else env)
 
 
 def _open_model_client(spec: str) -> contextlib.AbstractContextManager[ChatClient]:

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import os
 import time
 import uuid
-from collections import defaultdict
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import AsyncIterator, Callable, Generator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from igent.domain import parse_registration_record
-from igent.errors import IgentError, StoreError
+from igent.errors import DataError, IgentError, StoreError
 from igent.service.campaigns import ROW_MAX_AGE_S, RUN_ID, CampaignDesk
 from igent.service.errors import Conflict, NotFound
 from igent.service.metrics import ServiceMetrics
@@ -60,6 +60,31 @@ class Filters:
         )
 
 
+class KeyedLocks:
+    """One asyncio lock per key, dropped when no request holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: tuple[str, str]) -> AsyncIterator[None]:
+        """Hold the lock of ``key`` for the block."""
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+
 class RegistrationDesk:
     """Decide, read, list and cancel a campaign's registrations."""
 
@@ -80,7 +105,7 @@ class RegistrationDesk:
         self.clock = clock
         # Identifies this process's claims in a database shared with other processes.
         self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self._locks: defaultdict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._locks = KeyedLocks()
 
     async def submit(
         self, campaign_id: str, raw: Mapping[str, Any], submitted_by: str
@@ -90,14 +115,9 @@ class RegistrationDesk:
         row = self.campaigns.row(campaign_id, max_age_s=ROW_MAX_AGE_S)
         registration_id = str(raw["RegistrationNumber"]).strip()
         if not registration_id:
-            raise Conflict("field 'RegistrationNumber' is empty; give each registration its id")
-        key = (campaign_id, registration_id)
-        async with self._locks[key]:
-            try:
-                return await self._submit(row, registration_id, dict(raw), submitted_by)
-            finally:
-                if not self._locks[key].locked():
-                    self._locks.pop(key, None)
+            raise DataError("field 'RegistrationNumber' is empty; give each registration its id")
+        async with self._locks.hold((campaign_id, registration_id)):
+            return await self._submit(row, registration_id, dict(raw), submitted_by)
 
     async def _submit(
         self, row: CampaignRow, registration_id: str, raw: dict[str, Any], submitted_by: str
@@ -261,7 +281,7 @@ class RegistrationDesk:
     ) -> DecisionPublic:
         """Cancel a registration: free its capacity at once and record who and why."""
         self.campaigns.row(campaign_id)
-        async with self._locks[(campaign_id, registration_id)]:
+        async with self._locks.hold((campaign_id, registration_id)):
             stored = self._stored(campaign_id, registration_id)
             if stored is None:
                 raise NotFound(

@@ -20,16 +20,42 @@ CampaignId = Path(pattern=CAMPAIGN_ID_PATTERN, description="The campaign's id.")
 @router.post(
     "",
     status_code=201,
+    operation_id="createCampaign",
     response_model=CampaignPublic,
     summary="Create a campaign from an offers document",
-    responses=error_responses(403, 409),
+    responses={
+        201: {
+            "description": "The campaign",
+            "links": {
+                "GetCampaign": {
+                    "operationId": "getCampaign",
+                    "parameters": {"campaign_id": "$response.body#/campaign_id"},
+                },
+                "ListRegistrations": {
+                    "operationId": "listRegistrations",
+                    "parameters": {"campaign_id": "$response.body#/campaign_id"},
+                },
+                "SubmitRegistration": {
+                    "operationId": "submitRegistration",
+                    "parameters": {"campaign_id": "$response.body#/campaign_id"},
+                },
+            },
+        },
+        **error_responses(403, 409),
+    },
 )
 def create_campaign(body: CampaignCreate, context: Context, key: Operator) -> CampaignPublic:
     """Create a campaign (offer version 1); 409 when the id is taken."""
     return context.desk.create(body, created_by=key.key_id)
 
 
-@router.get("", response_model=CampaignList, summary="List campaigns", responses=error_responses())
+@router.get(
+    "",
+    operation_id="listCampaigns",
+    response_model=CampaignList,
+    summary="List campaigns",
+    responses=error_responses(),
+)
 def list_campaigns(context: Context, key: Reader) -> CampaignList:
     """Return every campaign with its capacity."""
     desk = context.desk
@@ -38,6 +64,7 @@ def list_campaigns(context: Context, key: Reader) -> CampaignList:
 
 @router.get(
     "/{campaign_id}",
+    operation_id="getCampaign",
     response_model=CampaignPublic,
     summary="Get a campaign with capacity per supplier",
     responses=error_responses(404),
@@ -49,6 +76,7 @@ def get_campaign(context: Context, key: Reader, campaign_id: str = CampaignId) -
 
 @router.put(
     "/{campaign_id}/offers",
+    operation_id="replaceOffers",
     response_model=CampaignPublic,
     summary="Replace the offers (a new offer version)",
     responses=error_responses(403, 404, 409),

@@ -16,6 +16,7 @@ router = APIRouter(prefix="/v1/campaigns/{campaign_id}", tags=["events"])
 
 @router.get(
     "/events",
+    operation_id="streamEvents",
     summary="Stream decisions, cancellations, capacity changes and job progress (SSE)",
     response_class=StreamingResponse,
     responses={

@@ -23,6 +23,7 @@ def _binary(media_type: str) -> dict[int | str, dict[str, object]]:
 
 @router.get(
     "/purchase-orders.csv",
+    operation_id="exportPurchaseOrdersCsv",
     summary="Purchase orders as CSV: one row per PO line, sorted by supplier",
     response_class=Response,
     responses={**_binary("text/csv"), **error_responses(404)},
@@ -44,6 +45,7 @@ async def purchase_orders_csv(
 
 @router.get(
     "/purchase-orders.xlsx",
+    operation_id="exportPurchaseOrdersXlsx",
     summary="Purchase orders as XLSX: one sheet per supplier, one row per PO line",
     response_class=Response,
     responses={**_binary(XLSX), **error_responses(404)},
@@ -65,6 +67,7 @@ async def purchase_orders_xlsx(
 
 @router.get(
     "/decisions.jsonl",
+    operation_id="exportDecisionLog",
     summary="The full decision log as JSON lines",
     response_class=StreamingResponse,
     responses={**_binary("application/x-ndjson"), **error_responses(404)},

@@ -12,7 +12,9 @@ from igent.service.schemas import HealthResponse
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", response_model=HealthResponse, summary="The process is up")
+@router.get(
+    "/healthz", operation_id="healthz", response_model=HealthResponse, summary="The process is up"
+)
 def healthz() -> HealthResponse:
     """Answer while the process runs."""
     return HealthResponse(status="ok")
@@ -20,6 +22,7 @@ def healthz() -> HealthResponse:
 
 @router.get(
     "/readyz",
+    operation_id="readyz",
     response_model=HealthResponse,
     summary="Database reachable and model endpoint configured",
     responses={503: {"model": HealthResponse, "description": "Not ready"}},
@@ -32,21 +35,19 @@ def readyz(context: Context) -> Response:
         checks["database"] = "ok"
     except IgentError as exc:
         checks["database"] = str(exc)
-    model = context.settings.model
-    checks["model"] = (
-        "ok: injected client"
-        if context.client is not None
-        else f"ok: {model}"
-        if model
-        else "ok: campaigns name their model (default 'mock' for LLM constellations)"
-    )
-    ready = checks["database"] == "ok"
+    try:
+        problems = context.desk.model_problems()
+    except IgentError as exc:
+        problems = {"?": str(exc)}
+    checks["model"] = "ok" if not problems else "; ".join(problems.values())
+    ready = checks["database"] == "ok" and not problems
     body = HealthResponse(status="ok" if ready else "unavailable", checks=checks)
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
 
 
 @router.get(
     "/metrics",
+    operation_id="metrics",
     summary="Prometheus metrics",
     response_class=Response,
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},

@@ -32,6 +32,7 @@ def job_public(job: JobRow, item_errors: list[tuple[int, str]] | None = None) ->
 
 @router.get(
     "/{job_id}",
+    operation_id="getJob",
     response_model=JobPublic,
     summary="Progress of a batch job",
     responses=error_responses(404),

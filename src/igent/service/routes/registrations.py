@@ -42,9 +42,28 @@ _BATCH_BODY = {
 
 @router.post(
     "/registrations",
+    operation_id="submitRegistration",
     response_model=DecisionPublic,
     summary="Decide one registration (synchronous, idempotent by RegistrationNumber)",
-    responses=error_responses(403, 404, 409, 502),
+    responses={
+        200: {
+            "description": "The decision",
+            "links": {
+                name: {
+                    "operationId": operation,
+                    "parameters": {
+                        "campaign_id": "$request.path.campaign_id",
+                        "registration_id": "$response.body#/registration_id",
+                    },
+                }
+                for name, operation in (
+                    ("GetRegistration", "getRegistration"),
+                    ("CancelRegistration", "cancelRegistration"),
+                )
+            },
+        },
+        **error_responses(403, 404, 409, 502),
+    },
 )
 async def submit_registration(
     body: RegistrationIn, context: Context, key: Operator, campaign_id: str = CampaignId
@@ -55,10 +74,25 @@ async def submit_registration(
 
 @router.post(
     "/registrations:batch",
+    operation_id="submitBatch",
     status_code=202,
     response_model=JobPublic,
     summary="Upload many registrations (JSON list or NDJSON) as a background job",
-    responses=error_responses(403, 404),
+    responses={
+        202: {
+            "description": "The job, queued",
+            "links": {
+                "GetJob": {
+                    "operationId": "getJob",
+                    "parameters": {
+                        "campaign_id": "$request.path.campaign_id",
+                        "job_id": "$response.body#/job_id",
+                    },
+                }
+            },
+        },
+        **error_responses(403, 404),
+    },
     openapi_extra=_BATCH_BODY,
 )
 async def submit_batch(
@@ -73,6 +107,7 @@ async def submit_batch(
 
 @router.get(
     "/registrations",
+    operation_id="listRegistrations",
     response_model=RegistrationPage,
     summary="List registrations with filters and cursor pagination",
     responses=error_responses(404),
@@ -95,6 +130,7 @@ def list_registrations(
 
 @router.get(
     "/registrations/{registration_id}",
+    operation_id="getRegistration",
     response_model=DecisionPublic,
     summary="Get one registration: decision, PO, explanation, model calls, audit",
     responses=error_responses(404),
@@ -111,6 +147,7 @@ def get_registration(
 
 @router.post(
     "/registrations/{registration_id}:cancel",
+    operation_id="cancelRegistration",
     response_model=DecisionPublic,
     summary="Cancel a registration (frees its capacity at once; twice is harmless)",
     responses=error_responses(403, 404),
