@@ -214,3 +214,14 @@ async def test_offers_preview_shows_changes_stores_nothing_and_refuses_below_boo
     async with http_for(app, viewer) as http:
         forbidden = await http.post("/v1/campaigns/demo/offers:preview", json={"offers": offers})
         assert forbidden.status_code == 403
+
+
+async def test_a_body_that_is_not_utf8_json_is_a_422_in_words(app_keys):
+    app, operator, _ = app_keys
+    async with http_for(app, operator) as http:
+        for path in ("/v1/campaigns", "/v1/campaigns/demo/offers:preview"):
+            response = await http.post(
+                path, content=b"\x80[\xff", headers={"Content-Type": "application/json"}
+            )
+            assert response.status_code == 422, (path, response.text)
+            assert "not readable as JSON" in response.json()["detail"]

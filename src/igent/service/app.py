@@ -146,6 +146,10 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+            # FastAPI's answer to a body that is not UTF-8 JSON; a bad body is a 422 here.
+            detail = "body: not readable as JSON; send UTF-8 JSON (Content-Type: application/json)"
+            return JSONResponse({"detail": detail, "errors": []}, status_code=422)
         return JSONResponse(
             {"detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
         )
