@@ -30,7 +30,16 @@ from igent.service.jobs import JobRunner
 from igent.service.limits import BodyLimitMiddleware, RateLimiter
 from igent.service.metrics import RequestMetricsMiddleware, ServiceMetrics
 from igent.service.registrations import CursorError, RegistrationDesk
-from igent.service.routes import campaigns, docs, events, exports, health, jobs, registrations
+from igent.service.routes import (
+    campaigns,
+    docs,
+    events,
+    exports,
+    health,
+    jobs,
+    page,
+    registrations,
+)
 from igent.settings import Settings
 from igent.store.postgres_service import open_service_database
 
@@ -92,6 +101,8 @@ def create_app(settings: Settings, client: ChatClient | None = None) -> FastAPI:
         jobs.router,
         events.router,
         exports.router,
+        page.router,
+        page.api,
     ):
         app.include_router(router)
     static = Path(str(resources.files("igent.service") / "static"))
@@ -133,6 +144,10 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+            # FastAPI's answer to a body that is not UTF-8 JSON; a bad body is a 422 here.
+            detail = "body: not readable as JSON; send UTF-8 JSON (Content-Type: application/json)"
+            return JSONResponse({"detail": detail, "errors": []}, status_code=422)
         return JSONResponse(
             {"detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
         )
