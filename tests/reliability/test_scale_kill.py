@@ -93,15 +93,16 @@ def test_ctrl_c_stops_after_the_current_commit_and_says_how_to_continue(
 
 
 def test_audits_survive_kill_9_and_resume(tmp_path: Path) -> None:
-    campaign = make_campaign(tmp_path / "data", 40, scenario="overlap", seed=4)
+    campaign = make_campaign(tmp_path / "data", 60, scenario="overlap", seed=4)
     run_dir = tmp_path / "run"
     args = [
         "p1r_audit",
         *input_args(campaign),
         "--model",
         "sim:gpt-4o",
+        # slow enough that the kill lands mid-run even on a loaded machine
         "--time-scale",
-        "0.05",
+        "0.3",
         "--concurrency",
         "4",
         "--batch-size",
@@ -113,9 +114,9 @@ def test_audits_survive_kill_9_and_resume(tmp_path: Path) -> None:
     resumed = run(["--resume", str(run_dir)], tmp_path, dated=False)
 
     assert resumed.returncode == 0, resumed.stderr
-    assert 0 < reached < 40
+    assert 0 < reached < 60
     matches = json.loads((run_dir / "matches.json").read_text())
     audited = [json.loads(line) for line in (run_dir / "audits.jsonl").read_text().splitlines()]
     valid = {m["registration_id"] for m in matches if m.get("reason") != "invalid_registration"}
-    assert len(matches) == 40
+    assert len(matches) == 60
     assert sorted(a["registration_id"] for a in audited) == sorted(valid)
