@@ -28,7 +28,7 @@ def test_all_is_sorted_and_complete() -> None:
     public = {name for name in dir(igent.llm) if not name.startswith("_")}
     modules = {
         "cache", "call_errors", "client", "endpoints", "fake", "hedge", "json_extract", "limiter",
-        "redaction", "retry", "streaming", "transcript", "types", "usage",
+        "redaction", "retry", "streaming", "tokenizer", "transcript", "types", "usage",
     }  # fmt: skip
     assert sorted(igent.llm.__all__) == igent.llm.__all__
     assert set(igent.llm.__all__) == public - modules

@@ -52,3 +52,30 @@ def test_estimates_count_about_four_characters_per_token() -> None:
     assert estimate_tokens("12345678") == 2
     messages = [{"role": "system", "content": "x" * 40}, {"role": "user", "content": "y" * 4}]
     assert estimate_prompt_tokens(messages) == 11 + 2 * 4  # text plus per-message overhead
+
+
+def test_openai_models_are_counted_with_their_own_tokenizer_offline() -> None:
+    from igent.llm import estimate_tokens
+    from igent.llm.tokenizer import token_counter
+
+    count = token_counter("gpt-4o")
+    assert count is not None
+    # o200k_base: "Hello" " world" are two tokens; four characters per token would say 3
+    assert count("Hello world") == 2
+    assert estimate_tokens("Hello world", count) == 2
+    assert estimate_tokens("Hello world") == 3
+    assert token_counter("openai/gpt-4o-mini") is not None
+    assert token_counter("gemma-3-270m") is None
+
+
+def test_prompt_estimates_use_the_tokenizer_when_given_one() -> None:
+    from igent.llm import estimate_prompt_tokens
+    from igent.llm.tokenizer import token_counter
+
+    messages = [{"role": "user", "content": '{"Contact_Zip": "55401", "panels": 12}'}]
+    counted = estimate_prompt_tokens(messages, None, token_counter("gpt-4o"))
+    rough = estimate_prompt_tokens(messages)
+    assert counted != rough
+    count = token_counter("gpt-4o")
+    assert count is not None
+    assert counted == count(messages[0]["content"]) + 4

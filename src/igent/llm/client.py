@@ -30,6 +30,7 @@ from igent.llm.limiter import RateLimiter
 from igent.llm.redaction import scrub, secret_values
 from igent.llm.retry import RetryPolicy
 from igent.llm.streaming import StreamResult, read_stream
+from igent.llm.tokenizer import token_counter
 from igent.llm.types import Attempt, CallTiming, ChatRequest, ChatResponse, Clock, Sleep, Usage
 from igent.llm.usage import estimate_prompt_tokens, estimate_tokens, to_usage
 
@@ -415,15 +416,20 @@ class OpenAICompatibleClient:
 
     def _estimated_usage(self, request: ChatRequest, text: str) -> Usage:
         prompt = self.estimate_prompt_tokens(request)
-        return to_usage(self.endpoint, prompt, estimate_tokens(text), estimated=True)
+        counter = token_counter(self.endpoint.model)
+        return to_usage(self.endpoint, prompt, estimate_tokens(text, counter), estimated=True)
 
     def estimate_prompt_tokens(self, request: ChatRequest) -> int:
         """Estimate the prompt tokens of ``request``, scaled to what this server has counted.
 
         Four characters per token is far off for some tokenizers and texts (JSON, ZIP lists:
         5,032 estimated vs 8,968 counted by llama.cpp), so once the server has reported
-        usage, estimates use its observed tokens per estimated token.
+        usage, estimates use its observed tokens per estimated token. Where the model's own
+        tokenizer is known offline (OpenAI models), it counts instead.
         """
+        counter = token_counter(self.endpoint.model)
+        if counter is not None:
+            return estimate_prompt_tokens(request.messages, request.tools, counter)
         rough = estimate_prompt_tokens(request.messages, request.tools)
         if self._rough_seen and self._counted_seen:
             return round(rough * self._counted_seen / self._rough_seen)

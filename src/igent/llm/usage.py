@@ -1,8 +1,8 @@
 """Token cost from endpoint prices, token estimates, and totals per registration and per run.
 
-Estimates count about four characters per token. tiktoken would count exactly for OpenAI
-models, but it downloads its BPE files on first use, which an offline machine cannot do, so
-every estimate is marked ``Usage.estimated`` instead.
+Estimates use the model's own tokenizer where igent knows it offline (OpenAI models, see
+``igent.llm.tokenizer``), else about four characters per token; either way the usage is marked
+``Usage.estimated``.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from igent.llm.endpoints import Endpoint
+from igent.llm.tokenizer import TokenCounter
 from igent.llm.types import Usage
 
 CHARS_PER_TOKEN = 4
@@ -55,19 +56,27 @@ def to_usage(
     )
 
 
-def estimate_tokens(text: str) -> int:
-    """Roughly count tokens (about four characters each) when an endpoint reports none."""
+def estimate_tokens(text: str, counter: TokenCounter | None = None) -> int:
+    """Count tokens with ``counter`` (the model's tokenizer), else about four characters each."""
+    if counter is not None:
+        return counter(text)
     return (len(text) + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN
 
 
 def estimate_prompt_tokens(
-    messages: list[dict[str, str]], tools: list[dict[str, Any]] | None = None
+    messages: list[dict[str, str]],
+    tools: list[dict[str, Any]] | None = None,
+    counter: TokenCounter | None = None,
 ) -> int:
-    """Roughly count the prompt tokens of ``messages`` and ``tools``."""
-    chars = sum(len(str(message.get("content", ""))) for message in messages)
+    """Count the prompt tokens of ``messages`` and ``tools`` (tokenizer or rough estimate)."""
+    texts = [str(message.get("content", "")) for message in messages]
     if tools:
-        chars += len(json.dumps(tools))
-    return estimate_tokens("x" * chars) + MESSAGE_OVERHEAD_TOKENS * len(messages)
+        texts.append(json.dumps(tools))
+    if counter is not None:
+        counted = sum(counter(text) for text in texts)
+    else:
+        counted = estimate_tokens("x" * sum(len(text) for text in texts))
+    return counted + MESSAGE_OVERHEAD_TOKENS * len(messages)
 
 
 @dataclass
