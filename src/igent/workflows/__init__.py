@@ -1,4 +1,11 @@
-"""Workflows: constellations, the runner, options, inputs and model selection."""
+"""Workflows: constellations, the runner, options, inputs and model selection.
+
+`mock_client` and `open_model` load the LLM clients and the simulator: they are imported on
+first use, so a rules-only run never loads them.
+"""
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from igent.workflows.constellation import (
     Constellation,
@@ -17,7 +24,7 @@ from igent.workflows.inputs import (
     iter_registrations,
     load_inputs,
 )
-from igent.workflows.models import choose_model, mock_client, open_model
+from igent.workflows.model_choice import choose_model
 from igent.workflows.options import RunOptions
 from igent.workflows.runner import Runner, RunResult, build_agents, read_run_config
 from igent.workflows.session import (
@@ -26,6 +33,19 @@ from igent.workflows.session import (
     parse_campaign_date,
     select_inputs,
 )
+
+if TYPE_CHECKING:
+    from igent.workflows.models import mock_client, open_model
+
+
+def __getattr__(name: str) -> Any:
+    """Load `mock_client` and `open_model` (the LLM stack) on first use."""
+    if name not in ("mock_client", "open_model"):
+        raise AttributeError(f"module 'igent.workflows' has no attribute {name!r}")
+    value = getattr(importlib.import_module("igent.workflows.models"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "Constellation",
