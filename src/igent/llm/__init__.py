@@ -5,8 +5,9 @@ second of start-up): they load on first use of one of their names, so a rules-on
 imports `ChatClient` or `FakeChatClient` never pays for the SDK.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+import importlib as _importlib
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
 
 from igent.llm.endpoints import (
     Endpoint,
@@ -37,7 +38,7 @@ from igent.llm.types import (
 )
 from igent.llm.usage import UsageTotals, cost_usd, estimate_prompt_tokens, estimate_tokens
 
-if TYPE_CHECKING:
+if _TYPE_CHECKING:
     from igent.llm.cache import CacheMode, CachingClient, ResponseCache, cache_key
     from igent.llm.client import CallTrace, OpenAICompatibleClient
     from igent.llm.hedge import HedgedClient
@@ -59,14 +60,19 @@ _LAZY = {
 """Names whose modules import the openai SDK, by module: loaded on first use."""
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _Any:
     """Load a name of `_LAZY` from its module on first use."""
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'igent.llm' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(_importlib.import_module(module), name)
     globals()[name] = value
     return value
+
+
+def __dir__() -> list[str]:
+    """List the loaded names and the lazy ones."""
+    return sorted({*globals(), *_LAZY})
 
 
 __all__ = [

@@ -44,7 +44,7 @@ class FakeChatClient:
         self.usage = usage or Usage()
         self.requests: list[ChatRequest] = []
         self.request_count = 0
-        self._keep = keep_requests
+        self.keep_requests = keep_requests
         self.closed = False
 
     def enqueue(self, *replies: Reply) -> None:
@@ -55,8 +55,8 @@ class FakeChatClient:
         """Return the next scripted reply for ``request``."""
         self.request_count += 1
         self.requests.append(request)
-        if self._keep is not None and len(self.requests) > self._keep:
-            del self.requests[: len(self.requests) - self._keep]
+        if self.keep_requests is not None and len(self.requests) > self.keep_requests:
+            del self.requests[: len(self.requests) - self.keep_requests]
         if self._queue:
             reply = self._queue.popleft()
         elif self._function is not None:

@@ -4,8 +4,9 @@
 first use, so a rules-only run never loads them.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+import importlib as _importlib
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
 
 from igent.workflows.constellation import (
     Constellation,
@@ -34,17 +35,22 @@ from igent.workflows.session import (
     select_inputs,
 )
 
-if TYPE_CHECKING:
+if _TYPE_CHECKING:
     from igent.workflows.models import mock_client, open_model
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _Any:
     """Load `mock_client` and `open_model` (the LLM stack) on first use."""
     if name not in ("mock_client", "open_model"):
         raise AttributeError(f"module 'igent.workflows' has no attribute {name!r}")
-    value = getattr(importlib.import_module("igent.workflows.models"), name)
+    value = getattr(_importlib.import_module("igent.workflows.models"), name)
     globals()[name] = value
     return value
+
+
+def __dir__() -> list[str]:
+    """List the loaded names and the lazy ones."""
+    return sorted({*globals(), "mock_client", "open_model"})
 
 
 __all__ = [
