@@ -167,15 +167,16 @@ class Pipeline:
         deadline = Deadline(self.options.deadline_s)
         used, version = self.capacity.snapshot()
         reference = self.engine.match(record, used)
-        suppliers = self.engine.suppliers_for_zip(reference.zip_code or "")
         conversation: list[dict[str, str]] = []
         metadata = {"registration_id": record.registration_id}
-        # Only the fields the rules read go to the model: exports carry personal data and
-        # free text (campaign names, statuses) that could carry instructions.
-        raw = {k: v for k, v in record.raw.items() if k in MODEL_FIELDS}
         date = self.engine.campaign_date
 
         def task(kind: str, **extra: Any) -> str:
+            # Built only when a model is asked (never on the rules-only path). Only the fields
+            # the rules read go to the model: exports carry personal data and free text
+            # (campaign names, statuses) that could carry instructions.
+            raw = {k: v for k, v in record.raw.items() if k in MODEL_FIELDS}
+            suppliers = self.engine.suppliers_for_zip(reference.zip_code or "")
             return render_task(
                 Task(
                     kind=kind,  # type: ignore[arg-type]
@@ -192,7 +193,7 @@ class Pipeline:
         if record.registration is None:
             match_spec = PhaseSpec(task="match", answerer="rules")
         rules_match = match_answer(reference)
-        p1 = await deadline.run(
+        p1 = _rules_phase(match_spec, rules_match) or await deadline.run(
             PhaseJob(
                 spec=match_spec,
                 answerer=self.agents.matcher,
@@ -248,7 +249,7 @@ class Pipeline:
             expected_po = booking.order or self.engine.price(record.registration, supplier_id)
             rules_po = purchase_order_answer(expected_po)
             price_spec = self._spec("price")
-            p2 = await deadline.run(
+            p2 = _rules_phase(price_spec, rules_po) or await deadline.run(
                 PhaseJob(
                     spec=price_spec,
                     answerer=self.agents.pricer,
@@ -484,6 +485,16 @@ def match_answer_from(match: Mapping[str, Any]) -> dict[str, Any]:
         "num_panels": match.get("num_panels"),
         "num_batteries": match.get("num_batteries", 0),
     }
+
+
+def _rules_phase(spec: PhaseSpec, rules_answer: dict[str, Any]) -> PhaseResult | None:
+    """Return the rules' answer of a phase the rules answer (as `run_phase` would), else None.
+
+    The rules-only path skips building a `PhaseJob` and its prompts for every registration.
+    """
+    if spec.answerer != "rules":
+        return None
+    return PhaseResult(answer=rules_answer, source="rules", final_valid=True)
 
 
 def _fallback_note(result: PhaseResult, source: str) -> str:
