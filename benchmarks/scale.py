@@ -149,7 +149,8 @@ def main() -> None:
             runs: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
             for _ in range(max(1, args.repeat)):
                 for name, src in trees.items():  # alternate: both see the same load
-                    runs[name].append(run_once(paths, root / f"run-{name}-{size}", src))
+                    run_dir = root / (f"run-{size}" if src is None else f"run-{name}-{size}")
+                    runs[name].append(run_once(paths, run_dir, src))
             for name, measured in runs.items():
                 best = min(measured, key=lambda r: r["cpu_s"])
                 row = {"tree": name, "registrations": size, **best}
