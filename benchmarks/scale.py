@@ -1,6 +1,7 @@
 """Scale benchmark: the whole rules run, start to exit, at 1k / 10k / 100k (1M) registrations.
 
 Usage: python benchmarks/scale.py [--quick | --full] [--sizes 1000,10000] [--json OUT]
+                                  [--before SRC] [--repeat N]
 
 Each size runs ``python -m igent.workflows rules`` as a child process pinned to one core and
 reports its wall time, registrations per second, peak RSS (``os.wait4`` rusage of that child)
@@ -8,7 +9,10 @@ and its time per registration relative to the 10k run (1.0 = linear). The data i
 generated campaign in the export format: the registrations of a 10k campaign copied with new
 registration numbers (streamed to disk, never held whole), capacity raised so all can match.
 
---quick runs 1k and 10k (CI), the default adds 100k, --full adds 1M.
+--quick runs 1k and 10k (CI), the default adds 100k, --full adds 1M. ``--before SRC`` also
+runs another checkout's ``src`` directory (e.g. ``git archive`` of an older commit) on the same
+data, alternating with this one, so a before/after comparison shares the machine's load;
+``--repeat N`` runs each N times and keeps the fastest by CPU time.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -64,8 +69,8 @@ def _pin_to_one_core() -> None:
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
 
 
-def run_once(paths: dict[str, Path], out: Path) -> dict[str, float]:
-    """Run the rules constellation in a child; return wall, CPU and peak RSS."""
+def run_once(paths: dict[str, Path], out: Path, src: Path | None = None) -> dict[str, float]:
+    """Run the rules constellation in a child (``src`` on its path); return wall, CPU, RSS."""
     command = [
         sys.executable,
         "-m",
@@ -85,6 +90,9 @@ def run_once(paths: dict[str, Path], out: Path) -> dict[str, float]:
         str(out),
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("IGENT_")}
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
+    shutil.rmtree(out, ignore_errors=True)
     started = time.perf_counter()
     child = subprocess.Popen(
         command,
@@ -116,6 +124,10 @@ def main() -> None:
     group.add_argument("--sizes", default=None, help="Comma-separated sizes.")
     parser.add_argument("--json", type=Path, default=None, help="Write the rows as JSON here.")
     parser.add_argument("--keep", type=Path, default=None, help="Keep data and runs here.")
+    parser.add_argument(
+        "--before", type=Path, default=None, help="Also run this src directory (before)."
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="Runs per size; fastest kept.")
     args = parser.parse_args()
     sizes = (
         tuple(int(s) for s in args.sizes.split(","))
@@ -126,29 +138,44 @@ def main() -> None:
         if args.full
         else DEFAULT
     )
+    trees: dict[str, Path | None] = {"this": None}
+    if args.before is not None:
+        trees = {"before": args.before.resolve(), "after": None}
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="igent-scale-") as tmp:
         root = args.keep or Path(tmp)
         for size in sizes:
             paths = write_campaign(root / "data", size)
-            row = {"registrations": size, **run_once(paths, root / f"run-{size}")}
-            row["per_s"] = size / row["wall_s"]
-            row["us_per_registration"] = row["wall_s"] / size * 1e6
-            rows.append(row)
+            runs: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
+            for _ in range(max(1, args.repeat)):
+                for name, src in trees.items():  # alternate: both see the same load
+                    run_dir = root / (f"run-{size}" if src is None else f"run-{name}-{size}")
+                    runs[name].append(run_once(paths, run_dir, src))
+            for name, measured in runs.items():
+                best = min(measured, key=lambda r: r["cpu_s"])
+                row = {"tree": name, "registrations": size, **best}
+                row["per_s"] = size / row["wall_s"]
+                row["us_per_registration"] = row["wall_s"] / size * 1e6
+                row["cpu_us_per_registration"] = row["cpu_s"] / size * 1e6
+                rows.append(row)
             paths["registrations"].unlink()
-    base = next((r for r in rows if r["registrations"] == SEED_SIZE), None)
     print(
-        f"{'registrations':>13} {'wall s':>8} {'cpu s':>8} {'regs/s':>9} {'peak RSS MiB':>13} "
-        f"{'vs 10k':>7}"
+        f"{'tree':>6} {'registrations':>13} {'wall s':>8} {'cpu s':>8} {'regs/s':>9} "
+        f"{'cpu us/reg':>10} {'peak RSS MiB':>13} {'vs 10k':>7}"
     )
     for row in rows:
+        base = next(
+            (r for r in rows if r["registrations"] == SEED_SIZE and r["tree"] == row["tree"]),
+            None,
+        )
         row["ratio_vs_10k"] = (
             row["us_per_registration"] / base["us_per_registration"] if base else None
         )
         ratio = f"{row['ratio_vs_10k']:.2f}" if row["ratio_vs_10k"] is not None else "-"
         print(
-            f"{row['registrations']:>13,} {row['wall_s']:>8.2f} {row['cpu_s']:>8.2f} "
-            f"{row['per_s']:>9,.0f} {row['peak_rss_mib']:>13.0f} {ratio:>7}"
+            f"{row['tree']:>6} {row['registrations']:>13,} {row['wall_s']:>8.2f} "
+            f"{row['cpu_s']:>8.2f} {row['per_s']:>9,.0f} {row['cpu_us_per_registration']:>10.0f} "
+            f"{row['peak_rss_mib']:>13.0f} {ratio:>7}"
         )
         if row["matched"] != row["registrations"]:
             print(f"  note: {row['matched']} of {row['registrations']} matched")

@@ -67,3 +67,25 @@ def test_one_wants_json_rule() -> None:
 
 def test_model_call_error_lists_no_attempts_until_a_client_fills_them() -> None:
     assert ModelCallError("down", endpoint="e", model="m").attempts == []
+
+
+async def test_keep_requests_bounds_the_kept_requests_and_counts_all() -> None:
+    fake = FakeChatClient(function=lambda request: "ok", keep_requests=2)
+    for text in ("a", "b", "c"):
+        await fake.complete(ChatRequest(messages=[{"role": "user", "content": text}]))
+
+    assert [r.messages[0]["content"] for r in fake.requests] == ["b", "c"]
+    assert fake.request_count == 3
+
+
+def test_keep_requests_must_not_be_negative() -> None:
+    with pytest.raises(ValueError, match="keep_requests=-1"):
+        FakeChatClient(keep_requests=-1)
+
+
+def test_the_mock_model_keeps_only_its_last_requests() -> None:
+    from igent.workflows.models import MOCK_KEEP_REQUESTS, open_model
+
+    with open_model("mock") as client:
+        assert isinstance(client, FakeChatClient)
+        assert client.keep_requests == MOCK_KEEP_REQUESTS

@@ -9,7 +9,7 @@ import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 import httpx
 import openai
@@ -31,7 +31,16 @@ from igent.llm.redaction import scrub, secret_values
 from igent.llm.retry import RetryPolicy
 from igent.llm.streaming import StreamResult, read_stream
 from igent.llm.tokenizer import token_counter
-from igent.llm.types import Attempt, CallTiming, ChatRequest, ChatResponse, Clock, Sleep, Usage
+from igent.llm.types import (
+    Attempt,
+    CallTiming,
+    ChatClient,
+    ChatRequest,
+    ChatResponse,
+    Clock,
+    Sleep,
+    Usage,
+)
 from igent.llm.usage import estimate_prompt_tokens, estimate_tokens, to_usage
 
 INTENDED_LATENCY_HEADER = "x-sim-intended-latency-s"
@@ -41,18 +50,6 @@ DEFAULT_MAX_ATTEMPTS = 4
 _NO_KEY = "unused"  # the SDK insists on a key; local servers ignore it
 
 __all__ = ["CallTrace", "ChatClient", "OpenAICompatibleClient", "scrub"]
-
-
-class ChatClient(Protocol):
-    """Anything that can complete a `ChatRequest`."""
-
-    async def complete(self, request: ChatRequest) -> ChatResponse:
-        """Send ``request`` and return the reply."""
-        ...
-
-    async def aclose(self) -> None:
-        """Release connections."""
-        ...
 
 
 @dataclass

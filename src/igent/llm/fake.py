@@ -18,7 +18,9 @@ class FakeChatClient:
     """Answer from a queue of scripted replies, or from a function of the request.
 
     A reply is text, a JSON-able value (sent as its JSON text) or an exception to raise.
-    Every request is kept in ``requests`` for asserts on prompts. Like the real client, a
+    Every request is kept in ``requests`` for asserts on prompts; with ``keep_requests=N``
+    only the last N are (a long run with the ``mock`` model must not grow per call), and
+    ``request_count`` counts them all. Like the real client, a
     reply that is not JSON comes back with ``parsed=None``; each reply is one attempt
     costing ``usage``.
     """
@@ -31,13 +33,18 @@ class FakeChatClient:
         model: str = "mock",
         endpoint: str = "mock",
         usage: Usage | None = None,
+        keep_requests: int | None = None,
     ) -> None:
+        if keep_requests is not None and keep_requests < 0:
+            raise ValueError(f"keep_requests={keep_requests!r}: expected 0 or more (or None)")
         self._queue: deque[Reply] = deque(replies)
         self._function = function
         self.model = model
         self.endpoint_name = endpoint
         self.usage = usage or Usage()
         self.requests: list[ChatRequest] = []
+        self.request_count = 0
+        self.keep_requests = keep_requests
         self.closed = False
 
     def enqueue(self, *replies: Reply) -> None:
@@ -46,7 +53,10 @@ class FakeChatClient:
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
         """Return the next scripted reply for ``request``."""
+        self.request_count += 1
         self.requests.append(request)
+        if self.keep_requests is not None and len(self.requests) > self.keep_requests:
+            del self.requests[: len(self.requests) - self.keep_requests]
         if self._queue:
             reply = self._queue.popleft()
         elif self._function is not None:

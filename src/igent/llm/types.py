@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 Clock = Callable[[], float]
 """Monotonic seconds, e.g. ``time.monotonic``; tests inject a fake."""
@@ -115,3 +115,15 @@ class Attempt:
     error: str | None = None
     reply_text: str = ""
     """The full reply text read in this attempt (keys redacted by the transcript writer)."""
+
+
+class ChatClient(Protocol):
+    """Anything that can complete a `ChatRequest`."""
+
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        """Send ``request`` and return the reply."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...

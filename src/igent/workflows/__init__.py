@@ -1,4 +1,12 @@
-"""Workflows: constellations, the runner, options, inputs and model selection."""
+"""Workflows: constellations, the runner, options, inputs and model selection.
+
+`mock_client` and `open_model` load the LLM clients and the simulator: they are imported on
+first use, so a rules-only run never loads them.
+"""
+
+import importlib as _importlib
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
 
 from igent.workflows.constellation import (
     Constellation,
@@ -17,7 +25,7 @@ from igent.workflows.inputs import (
     iter_registrations,
     load_inputs,
 )
-from igent.workflows.models import choose_model, mock_client, open_model
+from igent.workflows.model_choice import choose_model
 from igent.workflows.options import RunOptions
 from igent.workflows.runner import Runner, RunResult, build_agents, read_run_config
 from igent.workflows.session import (
@@ -26,6 +34,24 @@ from igent.workflows.session import (
     parse_campaign_date,
     select_inputs,
 )
+
+if _TYPE_CHECKING:
+    from igent.workflows.models import mock_client, open_model
+
+
+def __getattr__(name: str) -> _Any:
+    """Load `mock_client` and `open_model` (the LLM stack) on first use."""
+    if name not in ("mock_client", "open_model"):
+        raise AttributeError(f"module 'igent.workflows' has no attribute {name!r}")
+    value = getattr(_importlib.import_module("igent.workflows.models"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    """List the loaded names and the lazy ones."""
+    return sorted({*globals(), "mock_client", "open_model"})
+
 
 __all__ = [
     "Constellation",

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from igent.campaign import iter_registration_records
 from igent.campaign.loader import load_incentives, load_offers, load_registrations
 from igent.domain import (
     IncentiveBook,
     OfferBook,
     RegistrationRecord,
-    parse_registration_record,
 )
 from igent.errors import ConfigError, DataError
 
@@ -142,72 +140,8 @@ def input_fingerprint(paths: InputPaths) -> dict[str, str | None]:
 def iter_registrations(path: Path) -> Iterator[RegistrationRecord]:
     """Stream a registrations file record by record, never holding it whole in memory.
 
-    A repeated RegistrationNumber becomes an invalid record (the first one stands), as in
-    ``load_registrations``.
+    A JSON list is read with ijson, NDJSON / JSON Lines and CSV line by line (by extension;
+    `igent.campaign.iter_registration_records`). A repeated RegistrationNumber becomes an
+    invalid record (the first one stands), as in ``load_registrations``.
     """
-    first_seen: dict[str, int] = {}
-    for record in _iter_registration_records(path):
-        registration_id = record.registration_id
-        if record.registration is not None and registration_id in first_seen:
-            record = RegistrationRecord(
-                record_index=record.record_index,
-                raw=record.raw,
-                registration=None,
-                error=f"registration #{record.record_index} ({registration_id!r}): field "
-                f"'RegistrationNumber' repeats record #{first_seen[registration_id]}; ids must "
-                "be unique",
-            )
-        first_seen.setdefault(registration_id, record.record_index)
-        yield record
-
-
-# --- Stand-in until igent.campaign.loader.iter_registration_records lands (input helper);
-# --- the lead switches _iter_registration_records to it at merge.
-def _iter_registration_records(path: Path) -> Iterator[RegistrationRecord]:
-    """Yield records of a JSON list (ijson), NDJSON / JSON Lines, else the in-memory loader."""
-    suffix = path.suffix.lower()
-    if suffix in (".ndjson", ".jsonl"):
-        yield from _iter_ndjson(path)
-    elif suffix == ".json":
-        yield from _iter_json_list(path)
-    else:
-        yield from load_registrations(path)
-
-
-def _open(path: Path) -> Any:
-    try:
-        return path.open("rb")
-    except FileNotFoundError:
-        raise DataError(f"registrations file {str(path)!r} does not exist") from None
-    except OSError as exc:
-        raise DataError(f"registrations file {str(path)!r} cannot be read: {exc}") from exc
-
-
-def _iter_ndjson(path: Path) -> Iterator[RegistrationRecord]:
-    with _open(path) as handle:
-        index = 0
-        for line_number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                raw = json.loads(line)
-            except (ValueError, UnicodeDecodeError) as exc:
-                raise DataError(f"{path}: line {line_number} is not a JSON object: {exc}") from exc
-            yield parse_registration_record(raw, index)
-            index += 1
-
-
-def _iter_json_list(path: Path) -> Iterator[RegistrationRecord]:
-    import ijson  # type: ignore[import-untyped]
-
-    with _open(path) as handle:
-        head = handle.read(4096).lstrip()
-        handle.seek(0)
-        prefix = "registrations.item" if head.startswith(b"{") else "item"
-        if not head.startswith((b"[", b"{")):
-            raise DataError(f"{path}: expected a JSON list of registrations")
-        try:
-            for index, raw in enumerate(ijson.items(handle, prefix, use_float=True)):
-                yield parse_registration_record(raw, index)
-        except ijson.JSONError as exc:
-            raise DataError(f"{path}: not valid JSON: {exc}") from exc
+    return iter_registration_records(path)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from igent.errors import ConfigError
@@ -26,38 +25,27 @@ from igent.sim import PROFILES, SimConfig, SimServer
 from igent.sim.draw import RequestLedger
 from igent.sim.reply import ChatRequest as SimRequest
 from igent.sim.reply import plan_reply
+from igent.workflows.model_choice import DEFAULT_MODEL as DEFAULT_MODEL
+from igent.workflows.model_choice import DEFAULT_SIM_TIME_SCALE as DEFAULT_SIM_TIME_SCALE
+from igent.workflows.model_choice import ModelChoice as ModelChoice
+from igent.workflows.model_choice import choose_model as choose_model
 from igent.workflows.options import CacheMode
 
-DEFAULT_MODEL = "sim:gpt-4o"
-DEFAULT_SIM_TIME_SCALE = 0.1
 DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_MAX_ATTEMPTS = 4
 
 
-@dataclass(frozen=True)
-class ModelChoice:
-    """What ``--model`` asked for, and what the run should say about it."""
-
-    spec: str
-    time_scale: float
-    note: str
+MOCK_KEEP_REQUESTS = 10
+"""The ``mock`` model keeps only its last requests: a long run must not grow per call."""
 
 
-def choose_model(model: str | None, time_scale: float | None) -> ModelChoice:
-    """Apply defaults: no model means the in-process simulator at a fast time scale."""
-    if model:
-        return ModelChoice(model, time_scale if time_scale is not None else 1.0, "")
-    scale = time_scale if time_scale is not None else DEFAULT_SIM_TIME_SCALE
-    return ModelChoice(
-        DEFAULT_MODEL,
-        scale,
-        f"no model configured (--model / IGENT_MODEL): using the local simulator in-process, "
-        f"profile gpt-4o at time scale {scale:g}",
-    )
+def mock_client(
+    error_rate: float = 0.0, seed: int = 0, keep_requests: int | None = None
+) -> FakeChatClient:
+    """The ``mock`` model: instant rules-engine answers, optionally wrong at a seeded rate.
 
-
-def mock_client(error_rate: float = 0.0, seed: int = 0) -> FakeChatClient:
-    """The ``mock`` model: instant rules-engine answers, optionally wrong at a seeded rate."""
+    ``keep_requests`` bounds `FakeChatClient.requests` (``--model mock`` keeps the last 10).
+    """
     config = SimConfig(profile="instant", time_scale=0.0, seed=seed, error_rate=error_rate)
     ledger = RequestLedger(seed)
 
@@ -67,7 +55,9 @@ def mock_client(error_rate: float = 0.0, seed: int = 0) -> FakeChatClient:
         plan = plan_reply(SimRequest.from_body(body), config, rng, request_id)
         return plan.text
 
-    return FakeChatClient(function=reply, model="mock", endpoint="mock")
+    return FakeChatClient(
+        function=reply, model="mock", endpoint="mock", keep_requests=keep_requests
+    )
 
 
 def call_limits(
@@ -114,7 +104,7 @@ def open_model(
     with contextlib.ExitStack() as stack:
         client: ChatClient
         if spec == "mock":
-            client = mock_client(sim_error_rate, seed)
+            client = mock_client(sim_error_rate, seed, keep_requests=MOCK_KEEP_REQUESTS)
         elif spec == "sim" or spec.startswith("sim:"):
             profile = spec.partition(":")[2] or "gpt-4o"
             if profile not in PROFILES:

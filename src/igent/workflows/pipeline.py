@@ -7,7 +7,7 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from igent.agents import (
     Agent,
@@ -37,6 +37,9 @@ from igent.workflows.explanation import candidates_for, disagreement, grade_matc
 from igent.workflows.options import RunOptions
 from igent.workflows.phase import Deadline, PhaseJob, PhaseResult
 from igent.workflows.timing import RegistrationTiming
+
+if TYPE_CHECKING:
+    from igent.domain import PurchaseOrder
 
 MATCH_FIELDS = ("supplier_id",)
 FREE_TEXT_FIELDS = frozenset({"campaign_name", "status"})
@@ -69,6 +72,8 @@ class _Booking:
     rules: MatchDecision
     used: dict[str, int]
     message: str
+    order: PurchaseOrder | None = None
+    """The rules' purchase order for ``supplier_id``, priced once while booking."""
 
 
 @dataclass
@@ -162,15 +167,16 @@ class Pipeline:
         deadline = Deadline(self.options.deadline_s)
         used, version = self.capacity.snapshot()
         reference = self.engine.match(record, used)
-        suppliers = self.engine.suppliers_for_zip(reference.zip_code or "")
         conversation: list[dict[str, str]] = []
         metadata = {"registration_id": record.registration_id}
-        # Only the fields the rules read go to the model: exports carry personal data and
-        # free text (campaign names, statuses) that could carry instructions.
-        raw = {k: v for k, v in record.raw.items() if k in MODEL_FIELDS}
         date = self.engine.campaign_date
 
         def task(kind: str, **extra: Any) -> str:
+            # Built only when a model is asked (never on the rules-only path). Only the fields
+            # the rules read go to the model: exports carry personal data and free text
+            # (campaign names, statuses) that could carry instructions.
+            raw = {k: v for k, v in record.raw.items() if k in MODEL_FIELDS}
+            suppliers = self.engine.suppliers_for_zip(reference.zip_code or "")
             return render_task(
                 Task(
                     kind=kind,  # type: ignore[arg-type]
@@ -187,7 +193,7 @@ class Pipeline:
         if record.registration is None:
             match_spec = PhaseSpec(task="match", answerer="rules")
         rules_match = match_answer(reference)
-        p1 = await deadline.run(
+        p1 = _rules_phase(match_spec, rules_match) or await deadline.run(
             PhaseJob(
                 spec=match_spec,
                 answerer=self.agents.matcher,
@@ -240,10 +246,10 @@ class Pipeline:
         p2: PhaseResult | None = None
         phase2_started = self.clock()
         if supplier_id is not None and record.registration is not None:
-            expected_po = self.engine.price(record.registration, supplier_id)
+            expected_po = booking.order or self.engine.price(record.registration, supplier_id)
             rules_po = purchase_order_answer(expected_po)
             price_spec = self._spec("price")
-            p2 = await deadline.run(
+            p2 = _rules_phase(price_spec, rules_po) or await deadline.run(
                 PhaseJob(
                     spec=price_spec,
                     answerer=self.agents.pricer,
@@ -415,9 +421,11 @@ class Pipeline:
                     supplier_id, source = decision.supplier_id, "validator_override"
                 elif supplier_id != decision.supplier_id:
                     message = disagreement(supplier_id, decision, self._why_rules(decision))
-            if supplier_id is not None and not self._can_price(record, supplier_id):
+            order = None if supplier_id is None else self._price(record, supplier_id)
+            if supplier_id is not None and order is None:
                 decision = self.engine.match(record, used)
                 supplier_id, repairs, source = decision.supplier_id, repairs + 1, "commit_repair"
+            priced_for = supplier_id if order is not None else None
             for _ in range(len(self.engine.offers.suppliers) + 1):
                 if supplier_id is None:
                     break
@@ -438,7 +446,8 @@ class Pipeline:
                     "reservation; the capacity store and the offers disagree"
                 )
         rules = decision if decision is not None else reference
-        return _Booking(supplier_id, repairs, source, rules, used, message)
+        order = order if supplier_id is not None and priced_for == supplier_id else None
+        return _Booking(supplier_id, repairs, source, rules, used, message, order)
 
     def _rejections(
         self,
@@ -458,14 +467,14 @@ class Pipeline:
         chosen = [c for c in rules.candidates if c.outcome == "chosen"]
         return [f"{c.supplier_id!r} has the {c.reason}" for c in chosen] or [rules.message]
 
-    def _can_price(self, record: RegistrationRecord, supplier_id: str) -> bool:
+    def _price(self, record: RegistrationRecord, supplier_id: str) -> PurchaseOrder | None:
+        """Return the rules' purchase order with ``supplier_id``, or None if it cannot price."""
         if record.registration is None or self.engine.supplier(supplier_id) is None:
-            return False
+            return None
         try:
-            self.engine.price(record.registration, supplier_id)
+            return self.engine.price(record.registration, supplier_id)
         except ValueError:
-            return False
-        return True
+            return None
 
 
 def match_answer_from(match: Mapping[str, Any]) -> dict[str, Any]:
@@ -476,6 +485,16 @@ def match_answer_from(match: Mapping[str, Any]) -> dict[str, Any]:
         "num_panels": match.get("num_panels"),
         "num_batteries": match.get("num_batteries", 0),
     }
+
+
+def _rules_phase(spec: PhaseSpec, rules_answer: dict[str, Any]) -> PhaseResult | None:
+    """Return the rules' answer of a phase the rules answer (as `run_phase` would), else None.
+
+    The rules-only path skips building a `PhaseJob` and its prompts for every registration.
+    """
+    if spec.answerer != "rules":
+        return None
+    return PhaseResult(answer=rules_answer, source="rules", final_valid=True)
 
 
 def _fallback_note(result: PhaseResult, source: str) -> str:

@@ -6,16 +6,18 @@ import asyncio
 import datetime as dt
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from igent.errors import ConfigError
-from igent.llm import ChatClient
 from igent.workflows.constellation import Constellation
 from igent.workflows.inputs import InputPaths, demo_input_paths
-from igent.workflows.models import choose_model, open_model
+from igent.workflows.model_choice import choose_model
 from igent.workflows.options import RunOptions
 from igent.workflows.runner import Progress, Runner, RunResult
 from igent.workflows.scenario import ScenarioFile, load_scenario
+
+if TYPE_CHECKING:
+    from igent.llm import ChatClient
 
 
 def select_inputs(
@@ -121,6 +123,8 @@ def execute_run(
             constellation, paths, options, run_dir, model_info=dict(model), **ledger_options
         )
         return asyncio.run(_run(runner, None, progress))
+    from igent.workflows.models import open_model  # the LLM stack: only when a model is used
+
     with open_model(
         str(spec),
         time_scale=float(model.get("time_scale", 1.0)),

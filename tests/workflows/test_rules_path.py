@@ -1,0 +1,33 @@
+"""The rules-only path prices each booked registration once and matches the rules engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from igent.rules import RulesEngine
+from igent.workflows import InputPaths
+from tests.workflows.support import read_outputs, rules_reference, run_constellation
+
+
+def test_rules_run_prices_each_booking_once_and_agrees_with_the_engine(
+    campaign50: InputPaths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reference = rules_reference(campaign50)
+    calls: list[str] = []
+    price = RulesEngine.price
+
+    def counting_price(self: RulesEngine, registration: object, supplier_id: str) -> object:
+        calls.append(supplier_id)
+        return price(self, registration, supplier_id)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(RulesEngine, "price", counting_price)
+
+    run_constellation("rules", campaign50, tmp_path)
+
+    matches, orders = read_outputs(tmp_path)
+    booked = [m for m in matches if m["status"] == "matched"]
+    assert booked and len(calls) == len(booked) == len(orders)
+    expected = {o.decision.registration_id: o.decision.supplier_id for o in reference.outcomes}
+    assert {m["registration_id"]: m["supplier_id"] for m in matches} == expected
