@@ -236,17 +236,27 @@ async def _ask_critic(
         result.error = str(exc)
         return "call_failed"
     result.calls.append(reply.call)
+    verdict = reply_verdict(reply.verdict, reply.text, job.metadata)
     if job.group_chat:
         # The critic's turn is another participant's message, not the answerer's own. The
         # review task itself is not kept: the shared conversation already holds the task, and
-        # the last task the answerer sees stays its own.
-        job.conversation.append({"role": "user", "content": f"critic: {reply.text}"})
-    verdict = reply_verdict(reply.verdict, reply.text, job.metadata)
+        # the last task the answerer sees stays its own. The turn is told in words, not as
+        # the critic's JSON: a later critic's identical verdict (the price review approving
+        # like the match review did) would otherwise be refused as copied from the prompt.
+        job.conversation.append({"role": "user", "content": _critic_turn(verdict, reply.text)})
     if verdict.approved is None:
         # Booked as a failed call (never the unapproved answer): the check did not happen.
         result.error = f"the critic gave no verdict: {verdict.error}"
         return "call_failed"
     return verdict.approved, "\n".join(f"- {issue}" for issue in verdict.issues)
+
+
+def _critic_turn(verdict: CriticVerdict, text: str) -> str:
+    """Tell the group chat what the critic said, without its verdict JSON."""
+    if verdict.approved is None:
+        return f"critic: (no verdict) {text[:500]}"
+    decision = "APPROVE" if verdict.approved else "REJECT"
+    return "\n".join([f"critic: {decision}", *(f"- {issue}" for issue in verdict.issues)])
 
 
 def reply_verdict(
