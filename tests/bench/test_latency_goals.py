@@ -20,9 +20,7 @@ def test_latency_matrix_measures_each_switch_and_judges_the_goals(tmp_path: Path
         "p1m1v0_p2r -schema", "p1m1v0_p2r -field-stop", "p1m1v0_p2r +hedge",
     ]  # fmt: skip
     data = json.loads(outcome.json_path.read_text())
-    chunks = {
-        r["config"]: sum(row["chunks_read"] for row in r["rows"]) for r in data["runs"]
-    }
+    chunks = {r["config"]: sum(row["chunks_read"] for row in r["rows"]) for r in data["runs"]}
     assert chunks["p1m1v0_p2r"] < chunks["p1m1v0_p2r -field-stop"]
     assert chunks["p1m1v0_p2r"] < chunks["p1m1v0_p2r -schema"]
     assert all(r["grading"]["accuracy"] == 1.0 for r in data["runs"])

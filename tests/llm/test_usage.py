@@ -52,3 +52,17 @@ def test_estimates_count_about_four_characters_per_token() -> None:
     assert estimate_tokens("12345678") == 2
     messages = [{"role": "system", "content": "x" * 40}, {"role": "user", "content": "y" * 4}]
     assert estimate_prompt_tokens(messages) == 11 + 2 * 4  # text plus per-message overhead
+
+
+def test_a_tiny_prompt_does_not_calibrate_the_prompt_token_estimate() -> None:
+    from igent.llm import ChatRequest, OpenAICompatibleClient
+
+    endpoint = resolve_endpoint("sim").model_copy(update={"base_url": "http://127.0.0.1:9/v1"})
+    client = OpenAICompatibleClient(endpoint, api_key="sim", env={})
+    task = ChatRequest(messages=[{"role": "user", "content": "x" * 1800}])
+    before = client.estimate_prompt_tokens(task)
+
+    client._calibrate(ChatRequest(messages=[{"role": "user", "content": "warm-up"}]), 2)
+    assert client.estimate_prompt_tokens(task) == before  # a ping is mostly overhead
+    client._calibrate(task, 2 * before)
+    assert client.estimate_prompt_tokens(task) == 2 * before  # a real prompt calibrates
