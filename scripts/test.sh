@@ -4,7 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/venv.sh
 .venv/bin/python -m pip install --quiet -e ".[dev]"
-source scripts/services.sh
 .venv/bin/ruff check src tests benchmarks
 .venv/bin/ruff format --check src tests benchmarks
 .venv/bin/mypy

@@ -7,6 +7,9 @@ import socket
 
 import pytest
 
+# PostgreSQL/Redis fixtures (postgres_url, redis_url): skip on a laptop, fail under CI=true.
+pytest_plugins = ["tests.support.services"]
+
 _SCRUBBED_PREFIXES = ("OPENAI_", "AZURE_", "IGENT_", "ZHIPUAI_", "DEEPSEEK_", "ANTHROPIC_")
 
 

@@ -7,6 +7,7 @@ from igent.errors import (
     Interrupted,
     ModelCallError,
     ModelOutputError,
+    RegistrationsFailed,
     StoreError,
 )
 
@@ -19,6 +20,7 @@ __all__ = [
     "Interrupted",
     "ModelCallError",
     "ModelOutputError",
+    "RegistrationsFailed",
     "StoreError",
     "__version__",
 ]

@@ -8,7 +8,8 @@ The tree::
     ├── ModelCallError     transport or HTTP failure talking to a model endpoint
     ├── ModelOutputError   the model replied, but not with the expected JSON
     ├── StoreError         the capacity store, ledger or an output file cannot be read or written
-    └── Interrupted        the run was interrupted (Ctrl-C); the CLI exits 130
+    ├── Interrupted        the run was interrupted (Ctrl-C); exit status 130
+    └── RegistrationsFailed  a run ended with failed or unapproved registrations; exit status 1
 """
 
 from __future__ import annotations
@@ -75,3 +76,7 @@ class StoreError(IgentError):
 
 class Interrupted(IgentError):
     """The run was interrupted (Ctrl-C); exit status 130."""
+
+
+class RegistrationsFailed(IgentError):
+    """A run ended with failed or unapproved registrations (not booked; --resume retries)."""

@@ -63,7 +63,7 @@ def _run_cli(args: list[str], cwd: Path) -> subprocess.Popen[bytes]:
 def _results_in(ledger: Path) -> int:
     try:
         with sqlite3.connect(ledger) as db:
-            return int(db.execute("SELECT COUNT(*) FROM results").fetchone()[0])
+            return int(db.execute("SELECT COUNT(*) FROM decisions").fetchone()[0])
     except sqlite3.Error:
         return 0
 

@@ -24,8 +24,12 @@ def test_batched_writes_write_files_far_less_often_than_a_write_per_result(
         "rules", campaign50, tmp_path / "b", options=RunOptions(batch_size=20, flush_interval_s=1e9)
     )
 
-    assert per_result["file_writes"] == 2 * N + 2  # matches.json + pos.json per result, final
-    assert batched["file_writes"] == 2 * (N // 20) + 2
+    # one ledger transaction and one append to matches.jsonl + pos.jsonl per batch (the last
+    # one partial), then matches.json + pos.json assembled once at the end
+    assert per_result["file_writes"] == 2 * N + 2
+    assert per_result["commits"]["transactions"] == N
+    assert batched["file_writes"] == 2 * -(-N // 20) + 2
+    assert batched["commits"]["transactions"] == -(-N // 20)
 
 
 def test_capacity_cache_reads_the_store_once_while_reload_reads_it_per_registration(

@@ -33,6 +33,20 @@ COMMANDS = {
     ),
     "data": LazyCommand("igent.cli.admin:data_app", "Generate synthetic campaigns."),
     "sim": LazyCommand("igent.cli.admin:sim_app", "The local OpenAI-compatible simulator."),
+    "serve": LazyCommand(
+        "igent.cli.serve:serve_command",
+        "Start the campaign service; the first stdout line is 'igent service listening on URL'.",
+    ),
+    "keys": LazyCommand("igent.cli.keys:keys_app", "API keys of the campaign service."),
+    "worker": LazyCommand(
+        "igent.cli.worker:worker_command",
+        "Decide queued registrations until SIGTERM/Ctrl-C; the first stdout line says it is ready.",
+    ),
+    "enqueue": LazyCommand(
+        "igent.cli.worker:enqueue_command",
+        "Queue a campaign's registrations for the workers (igent worker) instead of deciding here.",
+    ),
+    "db": LazyCommand("igent.cli.db:db_app", "The ledger database (SQLite or PostgreSQL)."),
 }
 
 app = typer.Typer(

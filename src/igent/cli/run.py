@@ -8,11 +8,10 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from igent.cli.options import (
     CampaignDateOpt,
@@ -27,19 +26,11 @@ from igent.cli.options import (
     TimeScaleOpt,
 )
 from igent.cli.render import render_summary
-from igent.errors import ConfigError
+from igent.errors import ConfigError, RegistrationsFailed
 from igent.settings import Settings
-from igent.workflows import (
-    Constellation,
-    InputPaths,
-    RunOptions,
-    execute_run,
-    model_settings,
-    parse_campaign_date,
-    read_run_config,
-    resolve_constellation,
-    select_inputs,
-)
+
+if TYPE_CHECKING:
+    from igent.workflows import RunOptions
 
 stdout = Console()
 stderr = Console(stderr=True, soft_wrap=True)
@@ -47,9 +38,20 @@ stderr = Console(stderr=True, soft_wrap=True)
 Opt = typer.Option
 
 
+BATCH_HELP = (
+    "Commit this many results per ledger transaction (also after --flush-interval seconds); "
+    "1 = commit and write per result (the plan's 'before'). A registration is finished once "
+    "its batch is committed: after kill -9 or a crash every committed batch survives and "
+    "--resume redoes the rest; after a power loss or OS crash the last committed batches may "
+    "be lost too (WAL, synchronous=NORMAL), never half a batch."
+)
+
+
 def _options(
     baseline: bool, overrides: dict[str, Any], concurrency: int, max_items: int | None
 ) -> RunOptions:
+    from igent.workflows import RunOptions
+
     base = RunOptions.baseline() if baseline else RunOptions()
     values = {**base.to_json(), **{k: v for k, v in overrides.items() if v is not None}}
     values.update(concurrency=concurrency, max_items=max_items)
@@ -57,6 +59,8 @@ def _options(
 
 
 def _progress_columns() -> tuple[Any, ...]:
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+
     return (
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -65,7 +69,75 @@ def _progress_columns() -> tuple[Any, ...]:
     )
 
 
+# Flags that shape a run: given with --resume they must match what the run started with.
+_OPTION_FLAGS = {
+    "max_items": "max_items",
+    "concurrency": "concurrency",
+    "parallel_loading": "parallel_loading",
+    "capacity_cache": "capacity_cache",
+    "batch_size": "batch_size",
+    "flush_interval": "flush_interval_s",
+    "early_extraction": "early_extraction",
+    "critic_skip": "critic_skip",
+    "cache": "cache_mode",
+    "skip_status": "skip_status",
+    "campaign_date": "campaign_date",
+}
+_MODEL_FLAGS = {"model": "spec", "time_scale": "time_scale", "sim_error_rate": "sim_error_rate",
+                "seed": "seed"}  # fmt: skip
+_INPUT_FLAGS = ("data_dir", "scenario", "registrations", "offers", "incentives")
+
+
+def _given(ctx: typer.Context) -> set[str]:
+    """The parameters the user typed (not defaults)."""
+    given = set()
+    for name in ctx.params:
+        source = ctx.get_parameter_source(name)
+        if source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT"):
+            given.add(name)
+    return given
+
+
+def _check_resume_flags(
+    given: set[str],
+    saved: dict[str, Any],
+    fresh: dict[str, Any],
+) -> None:
+    """Refuse flags given with --resume that differ from the saved run."""
+    differ: list[str] = []
+
+    def flag(name: str) -> str:
+        return "--" + name.replace("_", "-")
+
+    for name, key in _OPTION_FLAGS.items():
+        if name in given and fresh["options"].get(key) != saved["options"].get(key):
+            differ.append(f"{flag(name)} {fresh['options'].get(key)!r} (the run has "
+                          f"{saved['options'].get(key)!r})")  # fmt: skip
+    if "baseline" in given and fresh["options"] != saved["options"]:
+        differ.append("--baseline (the run started with other switches)")
+    for name, key in _MODEL_FLAGS.items():
+        if name in given and fresh["model"].get(key) != saved["model"].get(key):
+            differ.append(f"{flag(name)} {fresh['model'].get(key)!r} (the run has "
+                          f"{saved['model'].get(key)!r})")  # fmt: skip
+    if given & set(_INPUT_FLAGS) and fresh["inputs"] != saved["inputs"]:
+        differ.append(f"input files {fresh['inputs']} (the run has {saved['inputs']})")
+    if "constellation" in given and fresh["constellation"] != saved["constellation"]["name"]:
+        differ.append(f"constellation {fresh['constellation']!r} (the run has "
+                      f"{saved['constellation']['name']!r})")  # fmt: skip
+    if "campaign" in given and fresh["campaign"] != saved.get("campaign"):
+        differ.append(f"--campaign {fresh['campaign']!r} (the run has {saved.get('campaign')!r})")
+    if "ledger" in given and fresh["ledger"] != saved.get("ledger"):
+        differ.append(f"--ledger {fresh['ledger']} (the run has {saved.get('ledger')})")
+    if differ:
+        raise ConfigError(
+            "--resume continues a run with the settings it started with; these flags differ: "
+            + "; ".join(differ)
+            + ". Drop them, or start a fresh run with --out"
+        )
+
+
 def run_command(
+    ctx: typer.Context,
     constellation: Annotated[str, typer.Argument(help="Constellation name or YAML path.")] = "",
     max_items: Annotated[int | None, Opt(help="Process only the first N registrations.")] = None,
     data_dir: DataDirOpt = None,
@@ -90,10 +162,10 @@ def run_command(
         bool | None,
         Opt("--capacity-cache/--capacity-reload", help="Keep capacity in memory or reread it."),
     ] = None,
-    batch_size: Annotated[
-        int | None, Opt(min=1, help="Flush outputs every N results (1 = write per result).")
+    batch_size: Annotated[int | None, Opt(min=1, help=BATCH_HELP)] = None,
+    flush_interval: Annotated[
+        float | None, Opt(help="Commit a batch once its oldest result waited this many seconds.")
     ] = None,
-    flush_interval: Annotated[float | None, Opt(help="Also flush after this many seconds.")] = None,
     early_extraction: Annotated[
         bool | None,
         Opt("--early-extraction/--wait-full-reply", help="Stop reading once the JSON closes."),
@@ -141,15 +213,105 @@ def run_command(
         ),
     ] = False,
     quiet: Annotated[bool, Opt(help="No progress bar.")] = False,
+    timings: Annotated[bool, Opt(help="Also print the per-registration latency table.")] = False,
+    campaign: Annotated[
+        str | None, Opt(help="Campaign id in the ledger (default: the offers file name).")
+    ] = None,
+    ledger: Annotated[
+        Path | None,
+        Opt(
+            help="Share this ledger file between runs of one campaign, so together they never "
+            "book beyond capacity (default: each run directory has a ledger of its own)."
+        ),
+    ] = None,
+    update: Annotated[
+        bool,
+        Opt(
+            help="With --resume (or a shared --ledger): apply changed inputs: process new "
+            "registrations, release removed ones, apply capacity changes."
+        ),
+    ] = False,
+    workers: Annotated[
+        bool,
+        Opt(
+            help="Queue the registrations for igent worker processes instead of deciding them "
+            "here, and wait for their decisions (needs --db and --broker)."
+        ),
+    ] = False,
+    db: Annotated[
+        str | None,
+        Opt(help="With --workers: the shared ledger, postgresql://... [env IGENT_DATABASE_URL]"),
+    ] = None,
+    broker: Annotated[
+        str | None,
+        Opt(help="With --workers: redis://... or amqp://... [env IGENT_BROKER_URL]"),
+    ] = None,
 ) -> None:
     """Run CONSTELLATION over the campaign and write results to the run directory."""
+    if workers or broker:  # scale-out: the workers decide (docs/deployment.md)
+        from igent.cli.worker import enqueue_campaign_files
+
+        return enqueue_campaign_files(
+            constellation or "rules",
+            db=db,
+            broker=broker,
+            campaign=campaign,
+            inputs=(data_dir, scenario, registrations, offers, incentives),
+            model=model,
+            campaign_date=campaign_date,
+            skip_status=skip_status,
+        )
+    from igent.workflows import (
+        Constellation,
+        InputPaths,
+        RunOptions,
+        execute_run,
+        model_settings,
+        parse_campaign_date,
+        read_run_config,
+        resolve_constellation,
+        select_inputs,
+    )
+
     settings = Settings()
+    given = _given(ctx)
     if critic_skip not in (None, "never", "valid_json", "validated"):
         raise ConfigError(f"--critic-skip {critic_skip!r}: expected never, valid_json or validated")
     if cache not in (None, "off", "read", "read-write"):
         raise ConfigError(f"--cache {cache!r}: expected off, read or read-write")
     if resume is not None:
         config = read_run_config(resume)
+        if given - {"resume", "update", "quiet", "as_json", "profile", "timings", "prompt_dir"}:
+            _check_resume_flags(
+                given,
+                config,
+                _fresh_config(
+                    constellation or config["constellation"]["name"],
+                    settings,
+                    select_inputs(data_dir, scenario, registrations, offers, incentives)[0]
+                    if given & set(_INPUT_FLAGS)
+                    else InputPaths.from_json(config["inputs"]),
+                    campaign_date,
+                    baseline,
+                    {
+                        "parallel_loading": parallel_loading,
+                        "capacity_cache": capacity_cache,
+                        "batch_size": batch_size,
+                        "flush_interval_s": flush_interval,
+                        "early_extraction": early_extraction,
+                        "critic_skip": critic_skip,
+                        "cache_mode": cache,
+                        "skip_status": [s.strip() for s in skip_status.split(",")]
+                        if skip_status
+                        else None,
+                    },
+                    concurrency,
+                    max_items,
+                    (model, time_scale, sim_error_rate, seed),
+                    campaign,
+                    ledger,
+                ),
+            )
         chosen = Constellation.model_validate(config["constellation"])
         paths = InputPaths.from_json(config["inputs"])
         options = RunOptions.from_json(config["options"])
@@ -203,7 +365,14 @@ def run_command(
             out or (scenario_out or settings.runs_dir) / f"{chosen.name}-{stamp}-{os.getpid()}"
         )
     stderr.print(f"igent: {chosen.name} on {source} -> {run_dir}")
+    if resume is None and ledger is None:
+        stderr.print(
+            "note: this run directory is its own capacity ledger; runs in other directories do "
+            "not see its bookings (share one with --ledger PATH)"
+        )
     profiler = cProfile.Profile() if profile else None
+    from rich.progress import Progress
+
     try:
         if profiler:
             profiler.enable()
@@ -220,6 +389,9 @@ def run_command(
                 prompt_dir=prompt_dir or settings.prompt_dir,
                 progress=lambda done, total: bar.update(task_id, completed=done, total=total),
                 resume=resume is not None,
+                update=update,
+                ledger=ledger,
+                campaign=campaign,
             )
     finally:
         if profiler:
@@ -230,4 +402,55 @@ def run_command(
     if as_json:
         sys.stdout.write(json.dumps(summary, indent=2, default=str) + "\n")
     else:
-        render_summary(stdout, summary, run_dir)
+        render_summary(stdout, summary, run_dir, timings=timings)
+    failed = int(summary.get("failed", 0))
+    if failed:
+        reasons = ", ".join(
+            f"{count} {reason}" for reason, count in sorted(summary["failure_reasons"].items())
+        )
+        raise RegistrationsFailed(
+            f"{failed} registrations failed: {reasons or 'see matches.json'}; retry with "
+            f"igent run --resume {run_dir}"
+        )
+
+
+def _fresh_config(
+    constellation: str,
+    settings: Settings,
+    paths: Any,
+    campaign_date: str | None,
+    baseline: bool,
+    overrides: dict[str, Any],
+    concurrency: int,
+    max_items: int | None,
+    model: tuple[str | None, float | None, float, int],
+    campaign: str | None,
+    ledger: Path | None,
+) -> dict[str, Any]:
+    """What a fresh run with these flags would save (to compare with a resumed run)."""
+    from igent.workflows import model_settings, parse_campaign_date, resolve_constellation
+
+    chosen = resolve_constellation(constellation, settings.constellation_dir)
+    date = parse_campaign_date(campaign_date)
+    options = _options(
+        baseline,
+        {**overrides, "campaign_date": date.isoformat() if date else None},
+        concurrency,
+        max_items,
+    )
+    spec, time_scale, sim_error_rate, seed = model
+    model_info, _ = model_settings(
+        chosen,
+        spec or settings.model,
+        time_scale if time_scale is not None else settings.time_scale,
+        sim_error_rate,
+        seed,
+    )
+    return {
+        "constellation": chosen.name,
+        "inputs": paths.to_json(),
+        "options": options.to_json(),
+        "model": model_info,
+        "campaign": campaign or paths.offers.stem,
+        "ledger": str(ledger.resolve()) if ledger else None,
+    }

@@ -8,7 +8,15 @@ from igent.workflows.constellation import (
     parse_constellation,
     resolve_constellation,
 )
-from igent.workflows.inputs import InputPaths, RunInputs, demo_input_paths, load_inputs
+from igent.workflows.decide import decide, decision_key, to_decision
+from igent.workflows.inputs import (
+    InputPaths,
+    RunInputs,
+    demo_input_paths,
+    input_fingerprint,
+    iter_registrations,
+    load_inputs,
+)
 from igent.workflows.models import choose_model, mock_client, open_model
 from igent.workflows.options import RunOptions
 from igent.workflows.runner import Runner, RunResult, build_agents, read_run_config
@@ -30,8 +38,12 @@ __all__ = [
     "build_agents",
     "builtin_constellations",
     "choose_model",
+    "decide",
+    "decision_key",
     "demo_input_paths",
     "execute_run",
+    "input_fingerprint",
+    "iter_registrations",
     "load_constellation",
     "load_inputs",
     "mock_client",
@@ -42,4 +54,5 @@ __all__ = [
     "read_run_config",
     "resolve_constellation",
     "select_inputs",
+    "to_decision",
 ]

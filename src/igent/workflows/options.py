@@ -19,8 +19,9 @@ class RunOptions:
 
     parallel_loading: bool = True
     capacity_cache: bool = True
-    batch_size: int = 50
-    flush_interval_s: float = 2.0
+    # Group commit: one ledger transaction (and one JSONL append) per batch of results.
+    batch_size: int = 256
+    flush_interval_s: float = 0.05
     early_extraction: bool = True
     critic_skip: SkipPolicy | None = None
     cache_mode: CacheMode = "off"
@@ -48,8 +49,8 @@ class RunOptions:
 
     @classmethod
     def baseline(cls, **overrides: object) -> RunOptions:
-        """The plan's "before": sequential loading, capacity reread from disk, a write per
-        result, wait for the full reply, critic always, no cache."""
+        """The plan's "before": sequential loading, capacity reread from disk, a commit and a
+        write per result, wait for the full reply, critic always, no cache."""
         return replace(
             cls(
                 parallel_loading=False,

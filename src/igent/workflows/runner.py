@@ -1,31 +1,62 @@
-"""Run a constellation over a campaign: load, process (concurrently), commit, write, summarise."""
+"""Run a constellation over a campaign: stream, decide, group-commit, write, summarise.
+
+A run holds its ledger's lock for its whole length. Registrations are streamed from the file
+and pulled by a fixed number of worker coroutines; each finished decision joins a group
+commit (booking and decision in one transaction), and only a committed registration counts
+as done. The final documents are assembled once at the end by streaming the ledger.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import time
-from collections import Counter
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from igent.agents import MATCH_SCHEMA, PURCHASE_ORDER_SCHEMA, Agent, load_prompt
 from igent.domain import RegistrationRecord
-from igent.errors import ConfigError
+from igent.errors import ConfigError, Interrupted
 from igent.llm import ChatClient
 from igent.rules import RulesEngine
-from igent.store import CapacityState, Ledger, ResultWriter, write_json_atomic, write_text_atomic
+from igent.store import (
+    FINAL_STATUSES,
+    CapacityState,
+    Decision,
+    GroupCommitter,
+    OutputLog,
+    RunLock,
+    SqliteStore,
+    Store,
+    write_json_atomic,
+)
 from igent.workflows.constellation import Constellation
-from igent.workflows.inputs import InputPaths, RunInputs, load_inputs
+from igent.workflows.decide import decide, decision_key
+from igent.workflows.inputs import (
+    CampaignBooks,
+    InputPaths,
+    input_fingerprint,
+    iter_registrations,
+    load_books,
+)
 from igent.workflows.options import RunOptions
-from igent.workflows.pipeline import AgentSet, Outcome, Pipeline
-from igent.workflows.timing import summarize_timings, timings_csv, to_row
+from igent.workflows.pipeline import AgentSet, Pipeline
+from igent.workflows.report import (
+    SummaryBuilder,
+    write_audits,
+    write_capacity,
+    write_final_outputs,
+)
+from igent.workflows.timing import to_row
 
-Progress = Callable[[int, int], None]
+Progress = Callable[[int, int | None], None]
 LEDGER_NAME = "ledger.sqlite"
+RUN_FILE = "run.json"
 
 
 @dataclass
@@ -34,7 +65,13 @@ class RunResult:
 
     run_dir: Path
     summary: dict[str, Any]
-    outcomes: list[dict[str, Any]] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def outcomes(self) -> list[dict[str, Any]]:
+        """Timing rows of the run's decisions, read back from timings.json (small runs)."""
+        rows = json.loads((self.run_dir / "timings.json").read_text(encoding="utf-8"))
+        return [{"registration_id": row.get("registration_id"), "timing": row} for row in rows]
 
 
 def build_agents(
@@ -86,8 +123,29 @@ def build_agents(
     return agents
 
 
+@dataclass
+class _Progress:
+    """Counts as the run goes; ``total`` is known once the input file has been read through."""
+
+    done: int = 0
+    read: int = 0
+    total: int | None = None
+    elsewhere: int = 0
+    callback: Progress | None = None
+
+    def advance(self, count: int) -> None:
+        self.done += count
+        if self.callback:
+            self.callback(self.done, self.total)
+
+
 class Runner:
-    """Execute one run in ``run_dir``; ``resume=True`` finishes an interrupted run there."""
+    """Execute one run in ``run_dir``; ``resume=True`` finishes an interrupted run there.
+
+    ``ledger`` shares one ledger between several runs of a campaign (default: a ledger of its
+    own in the run directory); ``campaign`` names the campaign (default: the offers file
+    stem); ``update`` applies changed inputs on resume instead of refusing them.
+    """
 
     def __init__(
         self,
@@ -102,6 +160,9 @@ class Runner:
         clock: Callable[[], float] = time.perf_counter,
         today: dt.date | None = None,
         resume: bool = False,
+        update: bool = False,
+        ledger: Path | None = None,
+        campaign: str | None = None,
     ) -> None:
         self.constellation = constellation
         self.paths = paths
@@ -113,225 +174,295 @@ class Runner:
         self.clock = clock
         self.campaign_date = options.campaign_date or today or dt.date.today()
         self.resume = resume
+        self.update = update
+        if ledger is None and resume:
+            saved_ledger = read_run_config(run_dir).get("ledger")
+            ledger = Path(saved_ledger) if saved_ledger else None
+        self.shared_ledger = ledger is not None
+        self.ledger_path = ledger or run_dir / LEDGER_NAME
+        self.campaign_id = campaign or paths.offers.stem
+        self.run_id = ""
+        self.changes: list[str] = []
+        self.removed: list[str] = []
 
-    def _save_run_config(self, ledger: Ledger) -> None:
-        if ledger.get_meta("run") is not None and not self.resume:
+    def _config(self, fingerprint: dict[str, str | None]) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "campaign": self.campaign_id,
+            "ledger": str(self.ledger_path.resolve()) if self.shared_ledger else None,
+            "constellation": self.constellation.model_dump(mode="json"),
+            "inputs": self.paths.to_json(),
+            "options": self.options.to_json(),
+            "campaign_date": self.campaign_date.isoformat(),
+            "model": self.model_info,
+            "fingerprint": fingerprint,
+        }
+
+    def _open_run(
+        self, store: Store, books: CampaignBooks, fingerprint: dict[str, str | None]
+    ) -> None:
+        """Start or reopen the run: check what changed, apply it (``--update``) or refuse."""
+        run_file = self.run_dir / RUN_FILE
+        capacities = [(s.supplier_id, s.capacity) for s in books.offers.suppliers]
+        if self.resume:
+            saved = read_run_config(self.run_dir)
+            self.run_id = str(saved["run_id"])
+            self.campaign_id = str(saved["campaign"])
+            changed = [
+                f"{kind} file {self.paths.to_json()[kind]} (its content differs)"
+                for kind, digest in fingerprint.items()
+                if saved.get("fingerprint", {}).get(kind) != digest
+            ]
+        else:
+            if run_file.exists():
+                raise ConfigError(
+                    f"{str(self.run_dir)!r} already holds a run; finish it with --resume "
+                    f"{self.run_dir} or choose a fresh --out"
+                )
+            self.run_id = uuid.uuid4().hex[:12]
+            changed = []
+        created = store.ensure_campaign(self.campaign_id)
+        if not created:
+            changed += [
+                f"supplier {c.supplier_id!r} capacity {c.before} -> {c.after}"
+                + (f" ({c.used} booked)" if c.used else "")
+                for c in store.capacity_changes(self.campaign_id, capacities)
+            ]
+        if changed and not self.update:
+            where = f"--resume {self.run_dir}" if self.resume else f"campaign {self.campaign_id!r}"
             raise ConfigError(
-                f"{str(self.run_dir)!r} already holds a run; finish it with --resume "
-                f"{self.run_dir} or choose a fresh --out"
+                f"{where}: the inputs differ from the ledger's: {'; '.join(changed)}; pass "
+                "--update to process new registrations, release removed ones and apply "
+                "capacity changes, or start a fresh run"
             )
-        if ledger.get_meta("run") is None:
-            ledger.set_meta(
-                "run",
-                {
-                    "constellation": self.constellation.model_dump(mode="json"),
-                    "inputs": self.paths.to_json(),
-                    "options": self.options.to_json(),
-                    "campaign_date": self.campaign_date.isoformat(),
-                    "model": self.model_info,
-                },
-            )
+        self.changes = changed
+        if self.resume and self.update and changed:
+            self._drop_withdrawn(store)
+        store.set_suppliers(self.campaign_id, capacities)
+        config = self._config(fingerprint)
+        write_json_atomic(run_file, config)
+        store.set_meta(self.campaign_id, f"run:{self.run_id}", config)
+
+    def _drop_withdrawn(self, store: Store) -> None:
+        """Release this run's decisions whose registrations left the file; renumber the rest."""
+        ours = {
+            rid
+            for rid, run in store.decided_ids(self.campaign_id, final_only=False).items()
+            if run == self.run_id
+        }
+        present: list[tuple[str, int]] = []
+        for record in self._records():
+            key = decision_key(record)
+            if key in ours:
+                present.append((key, record.record_index))
+        store.renumber(self.campaign_id, present)
+        gone = ours - {key for key, _ in present}
+        store.remove(self.campaign_id, sorted(gone))
+        self.removed = sorted(gone)
+
+    def _records(self) -> Iterator[RegistrationRecord]:
+        records = iter_registrations(self.paths.registrations)
+        for count, record in enumerate(records):
+            if self.options.max_items is not None and count >= self.options.max_items:
+                return
+            yield record
+
+    def _pending(
+        self, decided: dict[str, str], progress: _Progress
+    ) -> Iterator[RegistrationRecord]:
+        for record in self._records():
+            progress.read += 1
+            run_id = decided.get(decision_key(record))
+            if run_id is None:
+                yield record
+            elif run_id != self.run_id:
+                progress.elsewhere += 1
+        progress.total = progress.read
 
     async def run(self, progress: Progress | None = None) -> RunResult:
-        """Process every registration not yet finished and write all outputs."""
+        """Process every registration not yet decided and write all outputs."""
         wall_started = self.clock()
         load_started = self.clock()
-        inputs = load_inputs(self.paths, parallel=self.options.parallel_loading)
+        books = load_books(self.paths, parallel=self.options.parallel_loading)
+        fingerprint = input_fingerprint(self.paths)
         load_s = self.clock() - load_started
-        records = (
-            inputs.records[: self.options.max_items] if self.options.max_items else inputs.records
-        )
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        with Ledger(self.run_dir / LEDGER_NAME) as ledger:
-            self._save_run_config(ledger)
-            ledger.register_suppliers((s.supplier_id, s.capacity) for s in inputs.offers.suppliers)
-            released = ledger.release_unfinished()
-            finished = ledger.finished_indexes()
-            pending = [r for r in records if r.record_index not in finished]
-            capacity = CapacityState(ledger, cache=self.options.capacity_cache)
-            engine = RulesEngine(inputs.offers, inputs.incentives, self.campaign_date)
-            agents = build_agents(self.constellation, self.client, self.options, self.prompt_dir)
-            pipeline = Pipeline(
-                self.constellation, engine, capacity, agents, self.options, clock=self.clock
-            )
-            writer = ResultWriter(
-                self.run_dir,
-                batch_size=self.options.batch_size,
-                flush_interval_s=self.options.flush_interval_s,
-            )
-            earlier = ledger.results()  # finished before a resume
-            writer.preload(earlier)
-            finished_now: list[dict[str, Any]] = []
-            audits: list[asyncio.Task[dict[str, Any]]] = []
-            write_times: dict[int, float] = {}
-            done = len(records) - len(pending)
-            if progress:
-                progress(done, len(records))
+        with (
+            RunLock(self.ledger_path, label=str(self.run_dir)),
+            SqliteStore(self.ledger_path) as store,
+        ):
+            self._open_run(store, books, fingerprint)
+            return await self._execute(store, books, progress, wall_started, load_s)
 
-            async def finish(outcome: Outcome) -> None:
-                nonlocal done
-                started = self.clock()
-                payload = outcome.payload()
-                # The ledger commit is the durable record; the JSON outputs follow in batches.
-                ledger.commit_result(outcome.registration_id, outcome.record_index, payload)
-                writer.add(payload)
-                finished_now.append(payload)
-                write_times[outcome.record_index] = self.clock() - started
-                if outcome.audit is not None:
-                    audits.append(outcome.audit)
-                done += 1
-                if progress:
-                    progress(done, len(records))
-
-            with writer:
-                await self._process_all(pipeline, pending, finish)
-                gathered = await asyncio.gather(*audits, return_exceptions=True)
-                if pipeline.fatal is not None:  # an audit call refused for good (401/403/404)
-                    raise pipeline.fatal
-                audit_results = [
-                    a if isinstance(a, dict) else {"approved": None, "error": repr(a)}
-                    for a in gathered
-                ]
-            results = sorted([*earlier, *finished_now], key=lambda r: int(r["record_index"]))
-            for result in results:  # the write time is known only after the commit
-                if result["record_index"] in write_times:
-                    result["timing"]["file_write_s"] = write_times[result["record_index"]]
-            capacity_rows = ledger.capacity()
-            summary = self._summary(
-                inputs, records, results, audit_results, capacity_rows, load_s, writer, ledger
-            )
-            summary["resumed_released"] = released
-            summary["wall_s"] = round(self.clock() - wall_started, 6)
-            summary["throughput_per_min"] = (
-                round(len(pending) / summary["wall_s"] * 60, 2) if summary["wall_s"] > 0 else 0.0
-            )
-            self._write_outputs(results, capacity_rows, summary, audit_results)
-        return RunResult(self.run_dir, summary, results)
-
-    async def _process_all(
+    async def _execute(
         self,
-        pipeline: Pipeline,
-        pending: list[RegistrationRecord],
-        finish: Callable[[Outcome], Any],
-    ) -> None:
-        queue: asyncio.Queue[RegistrationRecord] = asyncio.Queue()
-        for record in pending:
-            queue.put_nowait(record)
-        skip = {status.strip().casefold() for status in self.options.skip_status}
+        store: SqliteStore,
+        books: CampaignBooks,
+        callback: Progress | None,
+        wall_started: float,
+        load_s: float,
+    ) -> RunResult:
+        capacity = CapacityState(store, self.campaign_id, cache=self.options.capacity_cache)
+        engine = RulesEngine(books.offers, books.incentives, self.campaign_date)
+        agents = build_agents(self.constellation, self.client, self.options, self.prompt_dir)
+        pipeline = Pipeline(
+            self.constellation, engine, capacity, agents, self.options, clock=self.clock
+        )
+        decided = store.decided_ids(self.campaign_id)
+        progress = _Progress(
+            done=sum(1 for run in decided.values() if run == self.run_id), callback=callback
+        )
+        log = OutputLog(self.run_dir)
+        log.open(
+            (row.match_json, row.order_json)
+            for row in store.output_rows(self.campaign_id, self.run_id)
+            if row.status in FINAL_STATUSES
+        )
+
+        def settled(batch: Sequence[Decision]) -> None:
+            progress.advance(len(batch))
+
+        committer = GroupCommitter(
+            store,
+            self.campaign_id,
+            self.run_id,
+            capacity,
+            batch_size=self.options.batch_size,
+            max_delay_s=self.options.flush_interval_s,
+            after_commit=log.append,
+            on_settled=settled,
+            clock=self.clock,
+        )
+        if callback:
+            callback(progress.done, None)
+        pending = self._pending(decided, progress)
+        del decided  # only the ledger keeps per-registration state from here on
+        skip = frozenset(status.strip().casefold() for status in self.options.skip_status)
 
         async def worker() -> None:
-            while not queue.empty():
-                record = queue.get_nowait()
-                status = record.registration.status if record.registration else None
-                if status is not None and status.strip().casefold() in skip:
-                    outcome = pipeline.skipped(record)
-                else:
-                    outcome = await pipeline.process(record)
-                await finish(outcome)
+            for record in pending:
+                await decide(pipeline, committer, record, skip_status=skip, wait=False)
 
-        workers = max(1, self.options.concurrency)
-        await asyncio.gather(*(worker() for _ in range(min(workers, max(1, len(pending))))))
+        workers = [asyncio.ensure_future(worker()) for _ in range(max(1, self.options.concurrency))]
+        interrupted = False
+        try:
+            await asyncio.gather(*workers)
+            await committer.close()
+            if pipeline.fatal is not None:  # an audit call refused for good (401/403/404)
+                raise pipeline.fatal
+        except asyncio.CancelledError:
+            interrupted = True
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            await _stop(workers)
+            await committer.close(abandon_waiting=True)
+        except BaseException:
+            await _stop(workers)
+            with contextlib.suppress(Exception):
+                await committer.close(abandon_waiting=True)
+            log.close()
+            self._finish(store, committer, load_s, wall_started, progress)
+            raise
+        log.close()
+        summary = self._finish(store, committer, load_s, wall_started, progress)
+        if interrupted:
+            total = progress.total if progress.total is not None else self._count_records()
+            raise Interrupted(
+                f"interrupted: {progress.done} of {total} done; continue with igent run "
+                f"--resume {self.run_dir}"
+            )
+        return RunResult(self.run_dir, summary)
 
-    def _summary(
+    def _count_records(self) -> int:
+        return sum(1 for _ in self._records())
+
+    def _finish(
         self,
-        inputs: RunInputs,
-        records: list[RegistrationRecord],
-        results: list[dict[str, Any]],
-        audits: list[dict[str, Any]],
-        capacity_rows: dict[str, tuple[int, int]],
+        store: SqliteStore,
+        committer: GroupCommitter,
         load_s: float,
-        writer: ResultWriter,
-        ledger: Ledger,
+        wall_started: float,
+        progress: _Progress,
     ) -> dict[str, Any]:
-        statuses = Counter(r["match"]["status"] for r in results)
-        reasons = Counter(r["match"]["reason"] for r in results if r["match"]["reason"])
-        sources = Counter(r["match"].get("source") for r in results)
-        graded = [r for r in results if r["match"]["status"] != "skipped"]
-
-        def share(key: str) -> float | None:
-            values = [r["grading"].get(key) for r in graded if r["grading"].get(key) is not None]
-            return round(sum(bool(v) for v in values) / len(values), 6) if values else None
-
-        timing_rows = [r["timing"] for r in graded]
-        matched = sum(1 for r in results if r["match"]["supplier_id"])
+        builder = SummaryBuilder()
+        files = write_final_outputs(store, self.campaign_id, self.run_id, self.run_dir, builder)
+        audits = write_audits(store, self.campaign_id, self.run_id, self.run_dir)
+        rows = {s.supplier_id: (s.used, s.capacity) for s in store.suppliers(self.campaign_id)}
+        write_capacity(self.run_dir, rows)
+        booked = store.counts(self.campaign_id).booked_by_supplier
         oversold = {
-            s: {"used": used, "capacity": cap}
-            for s, (used, cap) in capacity_rows.items()
-            if used > cap
+            s: {"used": booked.get(s, 0), "capacity": cap}
+            for s, (used, cap) in rows.items()
+            if booked.get(s, 0) > cap or used > cap
         }
-        return {
+        statuses = dict(builder.statuses)
+        wall_s = round(self.clock() - wall_started, 6)
+        processed = committer.stats.decisions
+        summary: dict[str, Any] = {
             "constellation": self.constellation.name,
             "model": self.model_info,
+            "campaign": self.campaign_id,
+            "run_id": self.run_id,
+            "ledger": str(self.ledger_path),
             "campaign_date": self.campaign_date.isoformat(),
             "options": self.options.to_json(),
-            "registrations_in_file": len(inputs.records),
-            "registrations": len(records),
-            "results": len(results),
-            "matched": matched,
-            "statuses": dict(statuses),
-            "no_match_reasons": dict(reasons),
-            "answer_sources": {str(k): v for k, v in sources.items()},
+            "registrations_in_file": progress.total,
+            "registrations": progress.total,
+            "results": builder.results,
+            "matched": builder.statuses.get("matched", 0),
+            "matched_by_supplier": dict(builder.matched_by_supplier),
+            "statuses": statuses,
+            "no_match_reasons": dict(builder.reasons),
+            "failed": statuses.get("failed", 0) + statuses.get("unapproved", 0),
+            "failure_reasons": dict(builder.failure_reasons),
+            "answer_sources": dict(builder.sources),
             "skipped": statuses.get("skipped", 0),
-            "accuracy": {
-                "raw_supplier": share("raw_supplier_ok"),
-                "final_supplier": share("final_supplier_ok"),
-                "raw_price": share("raw_price_ok"),
-                "final_price": share("final_price_ok"),
-            },
-            "repairs": sum(int(r["timing"]["repairs"]) for r in results),
-            "commit_repairs": sum(int(r["timing"]["commit_repairs"]) for r in results),
-            "timing": summarize_timings(timing_rows),
+            "decided_by_other_runs": progress.elsewhere,
+            "accuracy": builder.accuracy(),
+            "repairs": builder.repairs,
+            "commit_repairs": builder.commit_repairs,
+            "cost_usd": round(builder.cost_usd, 6),
+            "timing": builder.timing(),
             "load_s": round(load_s, 6),
-            "file_writes": writer.file_writes,
-            "capacity_disk_reads": ledger.disk_reads,
-            "capacity_oversold": oversold,
-            "audits": {
-                "completed": sum(1 for a in audits if a.get("approved") is not None),
-                "disagreements": [a for a in audits if a.get("approved") is False],
-                "errors": sum(1 for a in audits if a.get("approved") is None),
+            "file_writes": 2 * committer.stats.transactions + 2,
+            "output_files": files,
+            "commits": {
+                "transactions": committer.stats.transactions,
+                "decisions": processed,
+                "largest_batch": committer.stats.largest_batch,
+                "commit_s": round(committer.stats.commit_s, 6),
             },
+            "capacity_disk_reads": store.disk_reads,
+            "capacity_oversold": oversold,
+            "input_changes": self.changes,
+            "removed_registrations": self.removed,
+            "resumed_released": [],
+            "audits": audits,
+            "wall_s": wall_s,
+            "throughput_per_min": round(processed / wall_s * 60, 2) if wall_s > 0 else 0.0,
         }
-
-    def _write_outputs(
-        self,
-        results: list[dict[str, Any]],
-        capacity_rows: dict[str, tuple[int, int]],
-        summary: dict[str, Any],
-        audits: list[dict[str, Any]],
-    ) -> None:
-        rows = [to_row_dict(r["timing"]) for r in results]
-        write_text_atomic(self.run_dir / "timings.csv", timings_csv(rows))
-        write_text_atomic(
-            self.run_dir / "timings.json",
-            "[\n" + ",\n".join(json.dumps(row) for row in rows) + "\n]\n",
-        )
-        write_json_atomic(
-            self.run_dir / "capacity.json",
-            {s: {"used": used, "capacity": cap} for s, (used, cap) in capacity_rows.items()},
-        )
         write_json_atomic(self.run_dir / "summary.json", summary)
-        if audits:
-            write_text_atomic(
-                self.run_dir / "audits.jsonl", "".join(json.dumps(a) + "\n" for a in audits)
-            )
+        return summary
 
 
-def to_row_dict(timing: dict[str, Any]) -> dict[str, Any]:
-    """Round a stored timing row's floats for CSV output."""
-    return {k: round(v, 6) if isinstance(v, float) else v for k, v in timing.items()}
+async def _stop(workers: Sequence[asyncio.Future[None]]) -> None:
+    for worker in workers:
+        worker.cancel()
+    await asyncio.gather(*workers, return_exceptions=True)
 
 
 def read_run_config(run_dir: Path) -> dict[str, Any]:
-    """Read the configuration an earlier run saved in its ledger (for --resume)."""
-    path = run_dir / LEDGER_NAME
+    """Read the configuration an earlier run saved in its run directory (for --resume)."""
+    path = run_dir / RUN_FILE
     if not path.exists():
-        raise ConfigError(
-            f"--resume {str(run_dir)!r}: no {LEDGER_NAME} there; is it a run directory?"
-        )
-    with Ledger(path) as ledger:
-        config = ledger.get_meta("run")
-    if not isinstance(config, dict):
-        raise ConfigError(f"--resume {str(run_dir)!r}: the ledger holds no run configuration")
+        raise ConfigError(f"--resume {str(run_dir)!r}: no {RUN_FILE} there; is it a run directory?")
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"--resume {str(run_dir)!r}: {RUN_FILE} cannot be read: {exc}") from exc
+    if not isinstance(config, dict) or "run_id" not in config:
+        raise ConfigError(f"--resume {str(run_dir)!r}: {RUN_FILE} holds no run configuration")
     return config
 
 

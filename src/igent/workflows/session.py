@@ -104,12 +104,21 @@ def execute_run(
     prompt_dir: Path | None = None,
     progress: Progress | None = None,
     resume: bool = False,
+    update: bool = False,
+    ledger: Path | None = None,
+    campaign: str | None = None,
 ) -> RunResult:
     """Open the model in ``model`` (when the constellation needs one), run, and close it."""
     spec = model.get("spec")
+    ledger_options: dict[str, Any] = {
+        "resume": resume,
+        "update": update,
+        "ledger": ledger,
+        "campaign": campaign,
+    }
     if not spec:
         runner = Runner(
-            constellation, paths, options, run_dir, model_info=dict(model), resume=resume
+            constellation, paths, options, run_dir, model_info=dict(model), **ledger_options
         )
         return asyncio.run(_run(runner, None, progress))
     with open_model(
@@ -133,6 +142,6 @@ def execute_run(
             client=client,
             model_info=dict(model),
             prompt_dir=prompt_dir,
-            resume=resume,
+            **ledger_options,
         )
         return asyncio.run(_run(runner, client, progress))

@@ -1,0 +1,89 @@
+"""FastAPI dependencies as ``Annotated`` aliases: the service context and the caller's key."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request
+
+from igent.service.auth import bearer_token
+from igent.service.context import ServiceContext
+from igent.service.schemas import ConflictResponse, ErrorResponse, ValidationErrorResponse
+from igent.store.service_tables import KeyRow
+
+
+async def get_context(request: Request) -> ServiceContext:
+    """Return the context ``create_app`` stored on the app."""
+    context: ServiceContext = request.app.state.context
+    return context
+
+
+Context = Annotated[ServiceContext, Depends(get_context)]
+
+
+async def require_key(request: Request, context: Context) -> KeyRow:
+    """Authenticate ``Authorization: Bearer KEY`` (401) and apply the key's rate limit (429)."""
+    token = bearer_token(request.headers.get("authorization"))
+    key = context.keys.find(token) if token else None
+    if key is None:
+        raise HTTPException(
+            401,
+            "missing or unknown API key: send 'Authorization: Bearer KEY' with a key from "
+            "'igent keys create'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    wait_s = context.limiter.check(key.key_id)
+    if wait_s is not None:
+        raise HTTPException(
+            429,
+            f"rate limit of {context.limiter.per_minute} requests per minute reached for key "
+            f"{key.key_id!r}; retry after {wait_s} s",
+            headers={"Retry-After": str(wait_s)},
+        )
+    request.state.key_id = key.key_id
+    return key
+
+
+async def require_operator(key: Annotated[KeyRow, Depends(require_key)]) -> KeyRow:
+    """Allow only operator keys (403 for viewers)."""
+    if key.role != "operator":
+        raise HTTPException(
+            403, f"key {key.key_id!r} is a viewer key; this request needs an operator key"
+        )
+    return key
+
+
+Reader = Annotated[KeyRow, Depends(require_key)]
+Operator = Annotated[KeyRow, Depends(require_operator)]
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """Declare error responses in the OpenAPI document (every /v1 route has 401/413/422/429)."""
+    descriptions = {
+        400: "Bad request",
+        401: "Missing or unknown API key",
+        403: "Viewer key used for a write",
+        404: "Not found",
+        409: "Conflict with the stored state",
+        413: "Request body too large",
+        422: "Invalid request",
+        429: "Rate limit reached (see Retry-After)",
+        500: "Internal error",
+        502: "Model endpoint failed",
+    }
+    responses: dict[int | str, dict[str, Any]] = {}
+    for code in sorted({401, 413, 422, 429, 500, *codes}):
+        model: type = {422: ValidationErrorResponse, 409: ConflictResponse}.get(code, ErrorResponse)
+        responses[code] = {"model": model, "description": descriptions[code]}
+    return responses
+
+
+__all__ = [
+    "Context",
+    "Operator",
+    "Reader",
+    "error_responses",
+    "get_context",
+    "require_key",
+    "require_operator",
+]

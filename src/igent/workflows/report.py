@@ -1,0 +1,150 @@
+"""The run's final outputs and summary, assembled once by streaming the ledger.
+
+Nothing here holds a result per registration except one float per timing column (an
+``array('d')``, 8 bytes each) for the medians and 95th percentiles.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from array import array
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from igent.store import JsonListWriter, OutputRow, Store, atomic_writer, write_json_atomic
+from igent.workflows.timing import NUMERIC_COLUMNS, TIMING_COLUMNS, percentile
+
+_SHARES = {
+    "raw_supplier": "raw_supplier_ok",
+    "final_supplier": "final_supplier_ok",
+    "raw_price": "raw_price_ok",
+    "final_price": "final_price_ok",
+}
+
+
+@dataclass
+class SummaryBuilder:
+    """Counters for the run summary, fed one committed payload at a time."""
+
+    results: int = 0
+    statuses: Counter[str] = field(default_factory=Counter)
+    reasons: Counter[str] = field(default_factory=Counter)
+    failure_reasons: Counter[str] = field(default_factory=Counter)
+    sources: Counter[str] = field(default_factory=Counter)
+    matched_by_supplier: Counter[str] = field(default_factory=Counter)
+    shares: dict[str, list[int]] = field(default_factory=lambda: {k: [0, 0] for k in _SHARES})
+    repairs: int = 0
+    commit_repairs: int = 0
+    cost_usd: float = 0.0
+    columns: dict[str, array[float]] = field(
+        default_factory=lambda: {c: array("d") for c in NUMERIC_COLUMNS}
+    )
+
+    def add(self, row: OutputRow) -> None:
+        """Count one committed decision."""
+        status, timing, payload = row.status, row.rest.get("timing") or {}, row.rest
+        self.results += 1
+        self.statuses[status] += 1
+        self.sources[str(row.source)] += 1
+        if row.reason:
+            reasons = self.failure_reasons if status in ("failed", "unapproved") else self.reasons
+            reasons[str(row.reason)] += 1
+        if status == "matched" and row.supplier_id:
+            self.matched_by_supplier[row.supplier_id] += 1
+        self.repairs += int(timing.get("repairs", 0))
+        self.commit_repairs += int(timing.get("commit_repairs", 0))
+        self.cost_usd += float(timing.get("cost_usd", 0.0))
+        if status == "skipped":
+            return
+        grading = payload.get("grading") or {}
+        for name, key in _SHARES.items():
+            value = grading.get(key)
+            if value is not None:
+                self.shares[name][0] += bool(value)
+                self.shares[name][1] += 1
+        for column, values in self.columns.items():
+            if column in timing:
+                values.append(float(timing[column]))
+
+    def accuracy(self) -> dict[str, float | None]:
+        """Share of graded answers that were right, per kind."""
+        return {
+            name: round(right / total, 6) if total else None
+            for name, (right, total) in self.shares.items()
+        }
+
+    def timing(self) -> dict[str, dict[str, float]]:
+        """Median, p95, max and sum per numeric timing column."""
+        summary = {}
+        for column, values in self.columns.items():
+            ordered = sorted(values)
+            summary[column] = {
+                "median": percentile(ordered, 50),
+                "p95": percentile(ordered, 95),
+                "max": ordered[-1] if ordered else 0.0,
+                "sum": sum(ordered),
+            }
+        return summary
+
+
+def _timing_row(timing: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: round(v, 6) if isinstance(v, float) else v for k, v in timing.items()}
+
+
+def write_final_outputs(
+    store: Store, campaign_id: str, run_id: str, run_dir: Path, builder: SummaryBuilder
+) -> int:
+    """Write matches/pos/timings documents from the ledger in one pass; return files written."""
+    with (
+        JsonListWriter(run_dir / "matches.json") as matches,
+        JsonListWriter(run_dir / "pos.json") as orders,
+        JsonListWriter(run_dir / "timings.json") as timings,
+        atomic_writer(run_dir / "timings.csv") as csv_file,
+    ):
+        rows = csv.DictWriter(csv_file, fieldnames=list(TIMING_COLUMNS), extrasaction="ignore")
+        rows.writeheader()
+        for output in store.output_rows(campaign_id, run_id):
+            matches.add(output.match_json)
+            if output.order_json is not None:
+                orders.add(output.order_json)
+            row = _timing_row(output.rest.get("timing") or {})
+            timings.add(json.dumps(row))
+            rows.writerow(row)
+            builder.add(output)
+    return 4
+
+
+def write_audits(store: Store, campaign_id: str, run_id: str, run_dir: Path) -> dict[str, Any]:
+    """Write audits.jsonl from the ledger (when there are audits); return their counts."""
+    completed = errors = 0
+    disagreements: list[dict[str, Any]] = []
+    audits = store.audits(campaign_id, run_id)
+    first = next(audits, None)
+    if first is not None:
+        with atomic_writer(run_dir / "audits.jsonl") as handle:
+            for audit in _chain(first, audits):
+                handle.write(json.dumps(audit) + "\n")
+                if audit.get("approved") is None:
+                    errors += 1
+                else:
+                    completed += 1
+                    if audit.get("approved") is False:
+                        disagreements.append(audit)
+    return {"completed": completed, "disagreements": disagreements, "errors": errors}
+
+
+def _chain(first: dict[str, Any], rest: Iterable[dict[str, Any]]) -> Iterable[dict[str, Any]]:
+    yield first
+    yield from rest
+
+
+def write_capacity(run_dir: Path, capacity: Mapping[str, tuple[int, int]]) -> None:
+    """Write capacity.json: used and capacity per supplier."""
+    write_json_atomic(
+        run_dir / "capacity.json",
+        {s: {"used": used, "capacity": cap} for s, (used, cap) in capacity.items()},
+    )
