@@ -17,6 +17,7 @@ from igent.bench import (
     statistic,
 )
 from igent.bench.fidelity import sim_lateness
+from igent.bench.matrix import MATRICES
 from igent.errors import ConfigError
 
 _RNG = random.Random(3)
@@ -81,7 +82,7 @@ def test_fidelity_guard_skips_a_simulator_without_delays() -> None:
 
 
 def test_matrices_have_unique_names_and_start_with_the_baseline() -> None:
-    for name in ("quick", "ablation", "targets", "full"):
+    for name in MATRICES:
         configs = build_matrix(name)  # type: ignore[arg-type]
         assert configs[0].name == "baseline"
         assert len({c.name for c in configs}) == len(configs)

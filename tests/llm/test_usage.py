@@ -79,3 +79,19 @@ def test_prompt_estimates_use_the_tokenizer_when_given_one() -> None:
     count = token_counter("gpt-4o")
     assert count is not None
     assert counted == count(messages[0]["content"]) + 4
+
+def test_a_tiny_prompt_does_not_calibrate_the_prompt_token_estimate() -> None:
+    from igent.llm import ChatRequest, OpenAICompatibleClient
+
+    # a model whose tokenizer igent does not know offline: estimates are calibrated
+    endpoint = resolve_endpoint("sim").model_copy(
+        update={"base_url": "http://127.0.0.1:9/v1", "model": "local-model"}
+    )
+    client = OpenAICompatibleClient(endpoint, api_key="sim", env={})
+    task = ChatRequest(messages=[{"role": "user", "content": "x" * 1800}])
+    before = client.estimate_prompt_tokens(task)
+
+    client._calibrate(ChatRequest(messages=[{"role": "user", "content": "warm-up"}]), 2)
+    assert client.estimate_prompt_tokens(task) == before  # a ping is mostly overhead
+    client._calibrate(task, 2 * before)
+    assert client.estimate_prompt_tokens(task) == 2 * before  # a real prompt calibrates

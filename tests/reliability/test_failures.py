@@ -23,6 +23,11 @@ OPTIONS = RunOptions(campaign_date=CAMPAIGN_DATE, transcripts=False)
 REJECT = {"verdict": "REJECT", "issues": ["I do not like this supplier"]}
 
 
+def reject(request: ChatRequest) -> dict[str, Any]:
+    """The critic's own rejection of this registration's answer."""
+    return {**REJECT, "registration_id": request.metadata["registration_id"]}
+
+
 @pytest.fixture(scope="module")
 def campaign(tmp_path_factory: pytest.TempPathFactory) -> InputPaths:
     """A 12-registration campaign with shared ZIPs (most registrations match)."""
@@ -247,7 +252,7 @@ def test_an_answer_the_critic_never_approved_is_replaced_by_the_rules_answer(
 ) -> None:
     wrong = mock_client(error_rate=1.0, seed=2)
     assert wrong._function is not None
-    client = by_role(matcher=wrong._function, critic=lambda request: REJECT)
+    client = by_role(matcher=wrong._function, critic=reject)
 
     summary = run(client, name, campaign, tmp_path)
     matches, _, _ = outputs(tmp_path)
@@ -263,7 +268,7 @@ def test_an_answer_the_critic_never_approved_is_replaced_by_the_rules_answer(
 def test_trusting_the_model_an_unapproved_answer_is_recorded_and_never_booked(
     campaign: InputPaths, tmp_path: Path
 ) -> None:
-    client = by_role(critic=lambda request: REJECT)
+    client = by_role(critic=reject)
 
     summary = run(client, "p1m1m2c", campaign, tmp_path, trust_model=True)
     matches, orders, capacity = outputs(tmp_path)

@@ -50,7 +50,8 @@ def obeying_model(always: str | None = None) -> FakeChatClient:
         if target is None:
             return answer_right(request)
         if role == "critic":
-            return {"verdict": "APPROVE", "issues": []}
+            registration_id = request.metadata["registration_id"]
+            return {"registration_id": registration_id, "verdict": "APPROVE", "issues": []}
         task = find_task(request.messages)
         assert task is not None
         honest = extract_json(answer_right(request))

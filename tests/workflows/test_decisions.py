@@ -78,7 +78,9 @@ def test_a_repair_turn_carries_the_feedback_not_the_whole_task_again(
     answer_right = right._function
 
     def answer(request: ChatRequest) -> Any:
-        return REJECT if request.metadata.get("role") == "critic" else answer_right(request)
+        if request.metadata.get("role") == "critic":
+            return {**REJECT, "registration_id": request.metadata["registration_id"]}
+        return answer_right(request)
 
     client = FakeChatClient(function=answer)
     run(client, name, campaign50, tmp_path, max_items=2)

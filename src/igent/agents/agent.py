@@ -8,6 +8,7 @@ of them was billed.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Mapping, Sequence
@@ -25,6 +26,7 @@ from igent.agents.protocol import MATCH_SCHEMA, PURCHASE_ORDER_SCHEMA, VERDICT_S
 from igent.agents.verdict import CriticVerdict, parse_verdict
 from igent.errors import ModelCallError, ModelOutputError
 from igent.llm import ChatClient, ChatRequest, ChatResponse, Usage
+from igent.llm.cache import PROMPT_VERSION_KEY
 from igent.llm.types import Attempt
 
 AgentRole = Literal["matcher", "pricer", "critic"]
@@ -148,6 +150,8 @@ class Agent:
         self.stop_after_fields = tuple(stop_after_fields)
         self.structured_output = structured_output
         self._system_objects = prompt_objects([{"role": "system", "content": system_prompt}])
+        self.prompt_version = prompt_version(system_prompt)
+        """Part of the response cache key: an edited prompt never replays old replies."""
 
     def request(
         self, conversation: Sequence[Mapping[str, str]], metadata: Mapping[str, str] = {}
@@ -163,7 +167,7 @@ class Agent:
             watch_fields=tuple(dict.fromkeys((*self.watch_fields, *stop_fields))),
             max_tokens=self.max_tokens,
             stop_after_fields=stop_fields,
-            metadata={"role": self.role, **metadata},
+            metadata={"role": self.role, PROMPT_VERSION_KEY: self.prompt_version, **metadata},
         )
 
     async def ask(
@@ -257,6 +261,11 @@ class Agent:
             "issues": list(verdict.issues),
         }
         return AgentReply(reply_text, parsed, None, call, verdict=verdict)
+
+
+def prompt_version(system_prompt: str) -> str:
+    """Return a short hash of ``system_prompt``, the prompt's version for the cache key."""
+    return hashlib.sha256(system_prompt.encode("utf-8")).hexdigest()[:16]
 
 
 def stop_fields_met(response: ChatResponse, fields: Sequence[str], seen: Mapping[str, Any]) -> bool:

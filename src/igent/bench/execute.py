@@ -210,7 +210,9 @@ def run_config(
         with open_model(
             f"sim:{config.profile}",
             sim_base_url=base_url,
+            time_scale=plan.time_scale,
             timeout_s=plan.call_timeout_s,
+            hedge=config.options.hedge,
         ) as client:
             recorder = CallRecorder(client)
             runner = Runner(

@@ -9,8 +9,8 @@ from typing import Any, Literal
 from igent.errors import ConfigError
 from igent.workflows import RunOptions
 
-MatrixName = Literal["quick", "ablation", "targets", "full"]
-MATRICES: tuple[MatrixName, ...] = ("quick", "ablation", "targets", "full")
+MatrixName = Literal["quick", "ablation", "targets", "latency", "full"]
+MATRICES: tuple[MatrixName, ...] = ("quick", "ablation", "targets", "latency", "full")
 Group = Literal["baseline", "ablation", "optimised", "constellation", "target", "profile"]
 BASELINE = "baseline"
 ALL_OPTIMISED = "all-optimised"
@@ -112,6 +112,36 @@ def target_configs() -> list[BenchConfig]:
     return configs
 
 
+BEST_LLM = "p1m1v0_p2r"
+"""The validator-gated constellation with one matcher call: the latency goals' candidate."""
+
+
+def latency_configs() -> list[BenchConfig]:
+    """Issue 13's switches, each turned back on ``p1m1v0_p2r``: what each one is worth.
+
+    The prompt diet and the cache-friendly order have no run-time switch (the old prompt is
+    gone); ``benchmarks/prompt_tokens.py`` measures them.
+    """
+    rows: list[tuple[str, dict[str, Any]]] = [
+        (f"{BEST_LLM} -schema", {"structured_output": False}),
+        (f"{BEST_LLM} -field-stop", {"field_stop": False}),
+        (f"{BEST_LLM} +hedge", {"hedge": True}),
+    ]
+    return [BenchConfig(n, BEST_LLM, RunOptions(**s), group="ablation") for n, s in rows]
+
+
+def latency_matrix() -> list[BenchConfig]:
+    """The baseline, the best LLM-in-the-loop constellation (also at errors) and its switches."""
+    best = constellation_configs([BEST_LLM])[0]
+    noisy = BenchConfig(
+        f"{BEST_LLM} err{TARGET_ERROR_RATE:g}",
+        BEST_LLM,
+        error_rate=TARGET_ERROR_RATE,
+        group="target",
+    )
+    return [baseline_config(), best, noisy, *latency_configs()]
+
+
 def profile_configs(profiles: Sequence[str]) -> list[BenchConfig]:
     """The baseline, all-optimised and the validator constellation on other latency profiles."""
     configs = []
@@ -136,7 +166,14 @@ def build_matrix(name: MatrixName) -> list[BenchConfig]:
             *constellation_configs(["p1m1v_p2r", "p1r_audit"]),
         ]
     if name == "ablation":
-        return [baseline_config(), *ablation_configs(), *constellation_configs(FAST_CONSTELLATIONS)]
+        return [
+            baseline_config(),
+            *ablation_configs(),
+            *constellation_configs(FAST_CONSTELLATIONS),
+            *latency_configs(),
+        ]
+    if name == "latency":
+        return latency_matrix()
     if name == "targets":
         return [
             baseline_config(),
@@ -148,6 +185,7 @@ def build_matrix(name: MatrixName) -> list[BenchConfig]:
             baseline_config(),
             *ablation_configs(),
             *constellation_configs(FAST_CONSTELLATIONS),
+            *latency_configs(),
             *target_configs(),
             *profile_configs(["gpt-4o-mini", "glm-4.6"]),
         ]

@@ -9,6 +9,7 @@ from pathlib import Path
 from igent.bench.analysis import ConfigMetrics, analyse
 from igent.bench.execute import BenchPlan, BenchRun, Progress, dump_json, environment, execute_plan
 from igent.bench.fidelity import FidelityVerdict, check_fidelity, require_fidelity
+from igent.bench.goals import judge_latency_goals
 from igent.bench.plots import write_plots
 from igent.bench.report import render_report
 from igent.bench.stats import statistic
@@ -56,7 +57,10 @@ def run_benchmark(
     """
     run = execute_plan(plan, progress)
     metrics = analyse(run)
-    targets = judge_targets(metrics, plan.time_scale)
+    targets = [
+        *judge_targets(metrics, plan.time_scale),
+        *judge_latency_goals(metrics, plan.time_scale),
+    ]
     fidelity = check_fidelity(run.lateness)
     overshoot = client_overshoot_p95(run)
     env = environment()

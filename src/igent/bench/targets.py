@@ -77,15 +77,17 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 100:.1f} %"
 
 
-def _status(ok: bool, judged: bool) -> Status:
+def verdict(ok: bool, judged: bool) -> Status:
+    """Return MET / NOT MET, or NOT JUDGED when the conditions do not allow a verdict."""
     if not judged:
         return "NOT JUDGED"
     return "MET" if ok else "NOT MET"
 
 
-def _latency_target(
+def latency_target(
     label: str, m: ConfigMetrics | None, p50_max: float, p95_max: float, judged: bool
 ) -> TargetResult:
+    """Judge ``m``'s p50 and p95 against the limits, with 100 % accuracy required."""
     if m is None:
         return TargetResult(label, "not measured", "NOT JUDGED")
     p50, p95 = m.latency_s["median"].value, m.latency_s["p95"].value
@@ -95,7 +97,7 @@ def _latency_target(
         f"{m.config.name}: p50 {p50:.3f} s, p95 {p95:.3f} s, final accuracy "
         f"{_pct(m.graded_accuracy)} (grader), {_pct(m.accuracy['final_supplier'])} supplier "
         "(run)",
-        _status(ok, judged),
+        verdict(ok, judged),
         f"p50 {_at_most(p50, p50_max, 's')}, p95 {_at_most(p95, p95_max, 's')}",
     )
 
@@ -110,7 +112,7 @@ def judge_targets(metrics: Sequence[ConfigMetrics], time_scale: float) -> list[T
     by_name = {m.config.name: m for m in metrics}
     best = best_llm_config(metrics)
     results = [
-        _latency_target(
+        latency_target(
             "best LLM-in-the-loop constellation: p50 <= 1.5 s, p95 <= 3.0 s, accuracy 100 %",
             best,
             1.5,
@@ -120,7 +122,7 @@ def judge_targets(metrics: Sequence[ConfigMetrics], time_scale: float) -> list[T
     ]
     noisy = by_name.get(f"{best.config.name} err{TARGET_ERROR_RATE:g}") if best else None
     results.append(
-        _latency_target(
+        latency_target(
             f"the same with matcher error rate {TARGET_ERROR_RATE:g}: p50 <= 1.5 s, "
             "p95 <= 3.0 s, accuracy 100 %",
             noisy,
@@ -137,7 +139,7 @@ def judge_targets(metrics: Sequence[ConfigMetrics], time_scale: float) -> list[T
                 ">= 5x faster p50 than the baseline (same run)",
                 f"{best.config.name}: {speedup.value:.1f}x (95 % CI {speedup.low:.1f}-"
                 f"{speedup.high:.1f}); baseline p50 {baseline.latency_s['median'].value:.3f} s",
-                _status(speedup.value >= 5.0, timed),
+                verdict(speedup.value >= 5.0, timed),
                 f"{abs(speedup.value - 5.0):.1f}x {'above' if speedup.value >= 5 else 'below'} 5x",
             )
         )
@@ -155,7 +157,7 @@ def judge_targets(metrics: Sequence[ConfigMetrics], time_scale: float) -> list[T
                 f"p95 {p95 * 1000:.2f} ms; audits {audit.audits['completed']}/"
                 f"{audit.registrations} completed, {audit.audits['disagreements']} "
                 f"disagreements, {audit.audits['errors']} errors",
-                _status(p95 <= 0.020 and audited, True),
+                verdict(p95 <= 0.020 and audited, True),
                 _at_most(p95, 0.020, "ms", 1000),
             )
         )
@@ -185,7 +187,7 @@ def judge_targets(metrics: Sequence[ConfigMetrics], time_scale: float) -> list[T
                 f"{loaded.config.name}: {loaded.throughput_per_min:.0f}/min, overhead "
                 f"{'n/a' if overhead is None else f'{overhead:.2f}'} ms/call, oversold in "
                 f"{', '.join(oversold) or 'no configuration'}",
-                _status(ok, timed),
+                verdict(ok, timed),
                 f"throughput {loaded.throughput_per_min - 200:+.0f}/min vs 200"
                 + ("" if overhead is None else f", overhead {overhead - 5:+.2f} ms vs 5"),
             )
@@ -195,7 +197,7 @@ def judge_targets(metrics: Sequence[ConfigMetrics], time_scale: float) -> list[T
             TargetResult(">= 200 registrations/min at concurrency 16", "not measured", "NOT JUDGED")
         )
     results.append(
-        _latency_target(
+        latency_target(
             "business target: median < 5 s, p95 < 7 s, accuracy 100 %", best, 5.0, 7.0, timed
         )
     )

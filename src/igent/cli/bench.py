@@ -27,7 +27,9 @@ QUICK_ROUNDS = 2
 
 
 def bench_command(
-    matrix: Annotated[MatrixName, Opt(help="quick, ablation, targets or full.")] = "ablation",
+    matrix: Annotated[
+        MatrixName, Opt(help="quick, ablation, targets, latency or full.")
+    ] = "ablation",
     quick: Annotated[
         bool,
         Opt(help="Smoke run: the quick matrix on 8 registrations at time scale 0.05, 2 rounds."),

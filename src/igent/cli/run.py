@@ -205,6 +205,13 @@ def run_command(
             "(benchmark baseline); a price of 0 or an ineligible supplier is still refused."
         ),
     ] = False,
+    hedge: Annotated[
+        bool,
+        Opt(
+            "--hedge/--no-hedge",
+            help="Send a second request when no first token came by the endpoint's TTFT p90.",
+        ),
+    ] = False,
     quiet: Annotated[bool, Opt(help="No progress bar.")] = False,
     timings: Annotated[bool, Opt(help="Also print the per-registration latency table.")] = False,
     campaign: Annotated[
@@ -338,6 +345,7 @@ def run_command(
                 "max_attempts": max_attempts,
                 "deadline_s": deadline,
                 "trust_model": trust_model or None,
+                "hedge": hedge or None,
             },
             concurrency,
             max_items,

@@ -47,6 +47,8 @@ INTENDED_LATENCY_HEADER = "x-sim-intended-latency-s"
 CHUNK_OFFSETS_HEADER = "x-sim-chunk-offsets-ms"
 DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_MAX_ATTEMPTS = 4
+MIN_CALIBRATION_TOKENS = 100
+"""Prompts shorter than this (estimated) do not calibrate the token estimate."""
 _NO_KEY = "unused"  # the SDK insists on a key; local servers ignore it
 
 __all__ = ["CallTrace", "ChatClient", "OpenAICompatibleClient", "scrub"]
@@ -433,8 +435,11 @@ class OpenAICompatibleClient:
         return rough
 
     def _calibrate(self, request: ChatRequest, counted_prompt_tokens: int) -> None:
-        if counted_prompt_tokens > 0:
-            self._rough_seen += estimate_prompt_tokens(request.messages, request.tools)
+        rough = estimate_prompt_tokens(request.messages, request.tools)
+        # A tiny prompt (a warm-up "ping") is mostly per-message overhead, which servers count
+        # differently: its ratio would scale every later estimate (by 1/3 on the simulator).
+        if counted_prompt_tokens > 0 and rough >= MIN_CALIBRATION_TOKENS:
+            self._rough_seen += rough
             self._counted_seen += counted_prompt_tokens
 
     def _where(self) -> str:

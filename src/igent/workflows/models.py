@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -14,10 +15,12 @@ from igent.llm import (
     ChatRequest,
     Endpoint,
     FakeChatClient,
+    HedgedClient,
     OpenAICompatibleClient,
     ResponseCache,
     TranscriptClient,
     TranscriptWriter,
+    endpoint_secrets,
     load_registry,
     resolve_endpoint,
 )
@@ -33,6 +36,8 @@ from igent.workflows.options import CacheMode
 
 DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_MAX_ATTEMPTS = 4
+P90_Z = 1.2816
+"""z-score of the 90th percentile of a normal distribution (lognormal TTFT of a profile)."""
 
 
 MOCK_KEEP_REQUESTS = 10
@@ -64,17 +69,20 @@ def call_limits(
     endpoint: Endpoint, timeout_s: float | None, max_attempts: int | None
 ) -> tuple[float, int]:
     """Return (timeout per call, attempts per call): flags, else the registry, else defaults."""
-    # getattr: the registry fields ``timeout_s`` / ``max_attempts`` are optional per endpoint.
-    registry_timeout = getattr(endpoint, "timeout_s", None)
-    registry_attempts = getattr(endpoint, "max_attempts", None)
-    timeout = timeout_s if timeout_s is not None else registry_timeout or DEFAULT_TIMEOUT_S
-    attempts = max_attempts if max_attempts is not None else registry_attempts
+    timeout = timeout_s if timeout_s is not None else endpoint.timeout_s or DEFAULT_TIMEOUT_S
+    attempts = max_attempts if max_attempts is not None else endpoint.max_attempts
     attempts = attempts or DEFAULT_MAX_ATTEMPTS
     if timeout <= 0:
         raise ConfigError(f"--timeout {timeout!r}: expected a positive number of seconds")
     if attempts < 1:
         raise ConfigError(f"--max-attempts {attempts!r}: expected 1 or more")
     return float(timeout), int(attempts)
+
+
+def sim_ttft_p90_s(profile: str, time_scale: float) -> float:
+    """Return a simulator profile's time-to-first-token p90 (lognormal), at ``time_scale``."""
+    latency = PROFILES[profile]
+    return time_scale * latency.ttft_median_s * math.exp(P90_Z * latency.ttft_sigma)
 
 
 @contextlib.contextmanager
@@ -92,17 +100,21 @@ def open_model(
     timeout_s: float | None = None,
     max_attempts: int | None = None,
     sim_base_url: str | None = None,
+    hedge: bool = False,
 ) -> Iterator[ChatClient]:
     """Yield a client for ``spec`` (``mock``, ``sim[:PROFILE]``, ``endpoint[:model]``).
 
     ``sim`` starts the simulator in a background thread for the duration of the block, unless
     ``sim_base_url`` points at one already running (e.g. in its own process for benchmarks).
     ``timeout_s`` (per call) and ``max_attempts`` (per call, retries included) override the
-    endpoint's registry settings; without either, 60 s and 4 attempts.
+    endpoint's registry settings; without either, 60 s and 4 attempts. ``hedge`` sends a
+    second request when no first token came by the endpoint's ``ttft_p90_s`` (for a simulator
+    profile: its TTFT p90 at ``time_scale``).
     """
     env = os.environ if env is None else env
     with contextlib.ExitStack() as stack:
         client: ChatClient
+        secrets: tuple[str, ...] = ()
         if spec == "mock":
             client = mock_client(sim_error_rate, seed, keep_requests=MOCK_KEEP_REQUESTS)
         elif spec == "sim" or spec.startswith("sim:"):
@@ -121,25 +133,48 @@ def open_model(
             endpoint = resolve_endpoint("sim", registry).model_copy(
                 update={"base_url": sim_base_url, "model": profile}
             )
-            timeout, attempts = call_limits(endpoint, timeout_s, max_attempts)
-            client = OpenAICompatibleClient(
-                endpoint,
-                api_key="sim",
-                timeout_s=timeout,
-                max_retries=attempts - 1,
-                env=env,
+            if endpoint.ttft_p90_s is None:
+                p90 = sim_ttft_p90_s(profile, time_scale)
+                endpoint = endpoint.model_copy(update={"ttft_p90_s": p90})
+            call_limits(endpoint, timeout_s, max_attempts)  # refuse bad flags here
+            secrets = endpoint_secrets(registry, env)
+            client = _hedged(
+                OpenAICompatibleClient(
+                    endpoint,
+                    api_key="sim",
+                    timeout_s=timeout_s,
+                    max_attempts=max_attempts,
+                    env=env,
+                    secrets=secrets,
+                ),
+                hedge,
             )
         else:
-            endpoint = resolve_endpoint(spec, load_registry(endpoints_file))
-            timeout, attempts = call_limits(endpoint, timeout_s, max_attempts)
-            client = OpenAICompatibleClient(
-                endpoint, env=env, timeout_s=timeout, max_retries=attempts - 1
+            registry = load_registry(endpoints_file)
+            endpoint = resolve_endpoint(spec, registry)
+            call_limits(endpoint, timeout_s, max_attempts)
+            # Unset flags stay None so the client applies the registry's timeout and attempts.
+            secrets = endpoint_secrets(registry, env)
+            client = _hedged(
+                OpenAICompatibleClient(
+                    endpoint,
+                    env=env,
+                    timeout_s=timeout_s,
+                    max_attempts=max_attempts,
+                    secrets=secrets,
+                ),
+                hedge,
             )
         if cache_mode != "off":
             if cache_path is None:
                 raise ConfigError("a response cache needs a path: set IGENT_CACHE_PATH")
             cache = stack.enter_context(ResponseCache(cache_path, mode=cache_mode))
-            client = CachingClient(client, cache)
+            client = CachingClient(client, cache, secrets=secrets)
         if transcript_path is not None:
-            client = TranscriptClient(client, TranscriptWriter(transcript_path))
+            client = TranscriptClient(client, TranscriptWriter(transcript_path, secrets=secrets))
         yield client
+
+
+def _hedged(client: OpenAICompatibleClient, hedge: bool) -> ChatClient:
+    """Wrap ``client`` in a `HedgedClient` when hedging is on."""
+    return HedgedClient(client) if hedge else client

@@ -39,6 +39,13 @@ class RunOptions:
     """Attempts per model call (retries + 1); None = the endpoint's setting, else 4."""
     deadline_s: float | None = None
     """Per registration, seconds; None = no deadline."""
+    # Latency switches of issue 13 (integration helper's fields).
+    structured_output: bool = True
+    """Send the answer's JSON schema where the endpoint supports it (off: prompt-only JSON)."""
+    field_stop: bool = True
+    """Validator-gated matcher: stop reading the stream once supplier_id is complete."""
+    hedge: bool = False
+    """Send a second request when no first token came by the endpoint's TTFT p90."""
 
     @classmethod
     def baseline(cls, **overrides: object) -> RunOptions:
@@ -76,6 +83,9 @@ class RunOptions:
             "timeout_s": self.timeout_s,
             "max_attempts": self.max_attempts,
             "deadline_s": self.deadline_s,
+            "structured_output": self.structured_output,
+            "field_stop": self.field_stop,
+            "hedge": self.hedge,
         }
 
     @classmethod

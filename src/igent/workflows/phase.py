@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from igent.agents import Agent, AgentCall, parse_verdict
+from igent.agents import Agent, AgentCall, AgentCallError, CriticVerdict, parse_verdict
 from igent.errors import ModelCallError
 from igent.rules import ValidationReport, normalize_proposal
 from igent.workflows.constellation import PhaseSpec
@@ -131,6 +130,7 @@ async def run_phase(job: PhaseJob, result: PhaseResult | None = None) -> PhaseRe
         try:
             reply = await job.answerer.ask(conversation, metadata=job.metadata)
         except ModelCallError as exc:
+            record_failed_call(result.calls, exc)
             if is_fatal(exc):
                 raise fatal_error(exc) from exc
             result.error = str(exc)
@@ -164,9 +164,10 @@ async def run_phase(job: PhaseJob, result: PhaseResult | None = None) -> PhaseRe
             if _skip_llm_critic(spec, report.is_valid):
                 result.critic_skips += 1
             else:
-                approved, issues = await _ask_critic(job, reply.parsed, result)
-                if approved is None:
-                    return _fallback(job, result, last_parsed, "call_failed")
+                review = await _ask_critic(job, reply.parsed, result)
+                if isinstance(review, str):
+                    return _fallback(job, result, last_parsed, review)
+                approved, issues = review
                 if not approved:
                     if result.critic_rounds >= spec.max_turns:
                         result.error = f"the critic did not approve the answer:\n{issues}"
@@ -214,8 +215,14 @@ def _skip_llm_critic(spec: PhaseSpec, valid: bool) -> bool:
     return False
 
 
-async def _ask_critic(job: PhaseJob, proposal: Any, result: PhaseResult) -> tuple[bool | None, str]:
-    """Ask the LLM critic to review ``proposal``; return (approved or None on failure, issues)."""
+async def _ask_critic(
+    job: PhaseJob, proposal: Any, result: PhaseResult
+) -> tuple[bool, str] | PhaseFailure:
+    """Ask the LLM critic to review ``proposal``.
+
+    Returns (approved, issues), or why there is no verdict when the call failed or the reply held no
+    verdict of the critic's own for this registration: an error, never approval or rejection.
+    """
     assert job.critic is not None
     result.critic_rounds += 1
     review = {"role": "user", "content": job.review_message(proposal)}
@@ -223,20 +230,49 @@ async def _ask_critic(job: PhaseJob, proposal: Any, result: PhaseResult) -> tupl
     try:
         reply = await job.critic.ask(messages, metadata=job.metadata)
     except ModelCallError as exc:
+        record_failed_call(result.calls, exc)
         if is_fatal(exc):
             raise fatal_error(exc) from exc
         result.error = str(exc)
-        return None, ""
+        return "call_failed"
     result.calls.append(reply.call)
+    verdict = reply_verdict(reply.verdict, reply.text, job.metadata)
     if job.group_chat:
         # The critic's turn is another participant's message, not the answerer's own. The
         # review task itself is not kept: the shared conversation already holds the task, and
-        # the last task the answerer sees stays its own.
-        job.conversation.append({"role": "user", "content": f"critic: {reply.text}"})
-    parsed = reply.parsed
-    verdict_text = json.dumps(parsed) if isinstance(parsed, dict) and "verdict" in parsed else None
-    verdict = parse_verdict(verdict_text or reply.text)
+        # the last task the answerer sees stays its own. The turn is told in words, not as
+        # the critic's JSON: a later critic's identical verdict (the price review approving
+        # like the match review did) would otherwise be refused as copied from the prompt.
+        job.conversation.append({"role": "user", "content": _critic_turn(verdict, reply.text)})
+    if verdict.approved is None:
+        # Booked as a failed call (never the unapproved answer): the check did not happen.
+        result.error = f"the critic gave no verdict: {verdict.error}"
+        return "call_failed"
     return verdict.approved, "\n".join(f"- {issue}" for issue in verdict.issues)
+
+
+def _critic_turn(verdict: CriticVerdict, text: str) -> str:
+    """Tell the group chat what the critic said, without its verdict JSON."""
+    if verdict.approved is None:
+        return f"critic: (no verdict) {text[:500]}"
+    decision = "APPROVE" if verdict.approved else "REJECT"
+    return "\n".join([f"critic: {decision}", *(f"- {issue}" for issue in verdict.issues)])
+
+
+def reply_verdict(
+    verdict: CriticVerdict | None, text: str, metadata: Mapping[str, str]
+) -> CriticVerdict:
+    """Return the critic agent's checked verdict; read ``text`` only when it gave none."""
+    if verdict is not None:
+        return verdict
+    # A critic that is not an igent Agent (a test double) checked nothing: check it here.
+    return parse_verdict(text, registration_id=metadata.get("registration_id"))
+
+
+def record_failed_call(calls: list[AgentCall], exc: ModelCallError) -> None:
+    """Count a failed call: its attempts were made and may have been billed (issue 14.6)."""
+    if isinstance(exc, AgentCallError):
+        calls.append(exc.call)
 
 
 def _fallback(

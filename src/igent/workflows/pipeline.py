@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -11,17 +10,17 @@ from typing import TYPE_CHECKING, Any
 
 from igent.agents import (
     Agent,
+    AgentCallError,
     Task,
     capacity_block,
     incentive_block,
     match_answer,
-    parse_verdict,
     purchase_order_answer,
     render_task,
     supplier_block,
 )
 from igent.domain import NO_MATCH_FOUND, MatchDecision, Registration, RegistrationRecord
-from igent.errors import StoreError
+from igent.errors import ModelCallError, StoreError
 from igent.llm import ChatClient
 from igent.rules import RulesEngine, is_no_match, validate_match, validate_purchase_order
 from igent.store import CapacityState
@@ -35,7 +34,14 @@ from igent.workflows.booking import (
 from igent.workflows.constellation import Constellation, PhaseSpec
 from igent.workflows.explanation import candidates_for, disagreement, grade_match
 from igent.workflows.options import RunOptions
-from igent.workflows.phase import Deadline, PhaseJob, PhaseResult
+from igent.workflows.phase import (
+    Deadline,
+    PhaseJob,
+    PhaseResult,
+    fatal_error,
+    is_fatal,
+    reply_verdict,
+)
 from igent.workflows.timing import RegistrationTiming
 
 if TYPE_CHECKING:
@@ -123,6 +129,8 @@ class Pipeline:
         self._incentives = incentive_block(engine.incentives)
         # Audits run off the critical path but share the endpoint: never all at once.
         self._audit_slots = asyncio.Semaphore(self._audit_limit())
+        self.fatal: ModelCallError | None = None
+        """The first audit call refused for good (401/403/404): the run stops with it."""
 
     def _audit_limit(self) -> int:
         limit = max(1, self.options.concurrency)
@@ -162,6 +170,8 @@ class Pipeline:
         The match and its purchase order are booked together or not at all: a registration
         that ends ``failed`` or ``unapproved`` releases its hold and books nothing.
         """
+        if self.fatal is not None:  # an audit was refused for good: no more registrations
+            raise self.fatal
         timing = RegistrationTiming(registration_id=record.registration_id)
         started = self.clock()
         deadline = Deadline(self.options.deadline_s)
@@ -361,23 +371,33 @@ class Pipeline:
     async def _audit(
         self, registration_id: str, review: str, metadata: Mapping[str, str]
     ) -> dict[str, Any]:
-        """Ask the LLM critic to audit a committed answer, off the critical path."""
+        """Ask the LLM critic to audit a committed answer, off the critical path.
+
+        A call the endpoint refuses for good (401/403/404) stops the run, as everywhere else;
+        any other failure is an audit error, never an approval or a disagreement.
+        """
         assert self.agents.match_critic is not None
         async with self._audit_slots:
+            if self.fatal is not None:
+                raise self.fatal
             started = self.clock()
             try:
                 reply = await self.agents.match_critic.ask(
                     [{"role": "user", "content": review}], metadata=metadata
                 )
+            except ModelCallError as exc:
+                if is_fatal(exc):
+                    self.fatal = fatal_error(exc)
+                    raise self.fatal from exc
+                return _audit_error(registration_id, exc, self.clock() - started)
             except Exception as exc:  # an audit must never take the run down with it
-                return {"registration_id": registration_id, "approved": None, "error": str(exc)}
-        verdict = parse_verdict(
-            json.dumps(reply.parsed) if isinstance(reply.parsed, dict) else reply.text
-        )
+                return _audit_error(registration_id, exc, self.clock() - started)
+        verdict = reply_verdict(reply.verdict, reply.text, metadata)
         return {
             "registration_id": registration_id,
             "approved": verdict.approved,
             "issues": list(verdict.issues),
+            "error": verdict.error,
             "duration_s": round(self.clock() - started, 6),
             "prompt_tokens": reply.call.prompt_tokens,
             "completion_tokens": reply.call.completion_tokens,
@@ -516,6 +536,20 @@ def _endpoint_concurrency(client: ChatClient) -> int | None:
         if seen is None:
             return None
     return None
+
+
+def _audit_error(registration_id: str, exc: Exception, duration_s: float) -> dict[str, Any]:
+    """Record an audit that gave no verdict; a failed call keeps its tokens and cost."""
+    call = exc.call if isinstance(exc, AgentCallError) else None
+    return {
+        "registration_id": registration_id,
+        "approved": None,
+        "error": str(exc),
+        "duration_s": round(duration_s, 6),
+        "prompt_tokens": call.prompt_tokens if call else 0,
+        "completion_tokens": call.completion_tokens if call else 0,
+        "cost_usd": call.cost_usd if call else 0.0,
+    }
 
 
 def _add_calls(timing: RegistrationTiming, result: PhaseResult) -> None:

@@ -88,7 +88,13 @@ def build_agents(
     match, price = constellation.phase("match"), constellation.phase("price")
     stream = options.early_extraction
 
-    def agent(role: str, prompt: str, variant: str, schema: dict[str, Any] | None) -> Agent:
+    def agent(
+        role: str,
+        prompt: str,
+        variant: str,
+        schema: dict[str, Any] | None,
+        stop_after: tuple[str, ...] = (),
+    ) -> Agent:
         return Agent(
             role,  # type: ignore[arg-type]
             load_prompt(prompt, variant, prompt_dir),  # type: ignore[arg-type]
@@ -97,11 +103,17 @@ def build_agents(
             stream=stream,
             early_stop=stream,
             watch_fields=("supplier_id", "verdict"),
+            stop_after_fields=stop_after,
+            structured_output=options.structured_output,
         )
 
     agents = AgentSet()
     if match.answerer == "llm":
-        agents.matcher = agent("matcher", "matcher", match.prompt_variant, MATCH_SCHEMA)
+        # Validator-gated: only the supplier is needed from the model (the validator and the
+        # rules do the rest), so the stream is cut once supplier_id closes (issue 13).
+        field_stop = options.field_stop and match.critic == "validator"
+        stop_after = ("supplier_id",) if stream and field_stop else ()
+        agents.matcher = agent("matcher", "matcher", match.prompt_variant, MATCH_SCHEMA, stop_after)
     if match.critic in ("llm", "both") or match.audit:
         agents.match_critic = agent("critic", "critic_match", match.prompt_variant, None)
     if price.answerer == "llm":
@@ -336,6 +348,8 @@ class Runner:
         try:
             await asyncio.gather(*workers)
             await committer.close()
+            if pipeline.fatal is not None:  # an audit call refused for good (401/403/404)
+                raise pipeline.fatal
         except asyncio.CancelledError:
             interrupted = True
             task = asyncio.current_task()

@@ -136,6 +136,7 @@ def execute_run(
         transcript_path=run_dir / "transcripts.jsonl" if options.transcripts else None,
         timeout_s=options.timeout_s,
         max_attempts=options.max_attempts,
+        hedge=options.hedge,
     ) as client:
         runner = Runner(
             constellation,
