@@ -80,6 +80,7 @@ def test_prompt_estimates_use_the_tokenizer_when_given_one() -> None:
     assert count is not None
     assert counted == count(messages[0]["content"]) + 4
 
+
 def test_a_tiny_prompt_does_not_calibrate_the_prompt_token_estimate() -> None:
     from igent.llm import ChatRequest, OpenAICompatibleClient
 

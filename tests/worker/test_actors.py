@@ -101,7 +101,7 @@ def test_a_message_that_keeps_failing_is_dead_lettered_with_its_reason_on_the_re
 
     stored = ledger.decision(CAMPAIGN, "R-0000")
     assert stored is not None and stored.status == "failed"
-    assert stored.payload["match"]["reason"] == "model_failed"
+    assert stored.payload["match"]["reason"] == "model_call_failed"
     assert "503" in stored.payload["match"]["message"]
     assert {s.supplier_id: s.used for s in ledger.suppliers(CAMPAIGN)} == {"S1": 0, "S2": 0}
     letters = dead_letters(worker.broker)

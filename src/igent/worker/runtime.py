@@ -36,7 +36,7 @@ from igent.workflows.pipeline import Outcome, Pipeline
 
 RUN_ID = "worker"
 MAX_CONFLICT_REDOS = 8
-TRANSIENT_REASONS = frozenset({"model_failed"})
+TRANSIENT_REASONS = frozenset({"model_failed", "model_call_failed", "model_no_answer"})
 _T = TypeVar("_T")
 
 Result = Literal["decided", "already_decided"]
