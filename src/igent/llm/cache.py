@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from igent.errors import StoreError
-from igent.llm.client import ChatClient
 from igent.llm.redaction import redact, scrub, secret_values
-from igent.llm.types import CallTiming, ChatRequest, ChatResponse, Usage
+from igent.llm.types import CallTiming, ChatClient, ChatRequest, ChatResponse, Usage
 
 CacheMode = Literal["off", "read", "read-write"]
 
