@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,9 @@ def test_audit_constellation_answers_with_rules_and_reports_every_audit(
     assert summary["audits"]["completed"] == 50
     assert summary["audits"]["disagreements"] == []
     assert summary["timing"]["llm_calls"]["sum"] == 0
+    # the audits' own model calls are billed and counted in the run's totals
+    audited = [json.loads(x) for x in (tmp_path / "audits.jsonl").read_text().splitlines()]
+    assert summary["audits"]["calls"] == 50
+    assert summary["audits"]["prompt_tokens"] == sum(a["prompt_tokens"] for a in audited) > 0
+    assert summary["audits"]["cost_usd"] > 0
+    assert summary["cost_usd"] >= summary["audits"]["cost_usd"]

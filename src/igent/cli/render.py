@@ -98,7 +98,8 @@ def render_summary(
     if audits["completed"] or audits["errors"]:
         console.print(
             f"audits: {audits['completed']} completed, {len(audits['disagreements'])} "
-            f"disagreements, {audits['errors']} errors"
+            f"disagreements, {audits['errors']} errors; {audits.get('calls', 0)} model calls, "
+            f"${audits.get('cost_usd', 0.0):.4f} (in the total cost)"
         )
     console.print(
         f"wall {summary['wall_s']:.2f} s, {summary['throughput_per_min']:.1f} registrations/min; "

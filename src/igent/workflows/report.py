@@ -119,8 +119,14 @@ def write_final_outputs(
 
 
 def write_audits(store: Store, campaign_id: str, run_id: str, run_dir: Path) -> dict[str, Any]:
-    """Write audits.jsonl from the ledger (when there are audits); return their counts."""
+    """Write audits.jsonl from the ledger (when there are audits); return their counts.
+
+    Audit calls are billed like any other model call, so their tokens, cost and time are
+    summed here too (they are off the registrations' critical path, not in their timings).
+    """
     completed = errors = 0
+    usage = {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0}
+    duration_s = 0.0
     disagreements: list[dict[str, Any]] = []
     audits = store.audits(campaign_id, run_id)
     first = next(audits, None)
@@ -128,13 +134,25 @@ def write_audits(store: Store, campaign_id: str, run_id: str, run_dir: Path) -> 
         with atomic_writer(run_dir / "audits.jsonl") as handle:
             for audit in _chain(first, audits):
                 handle.write(json.dumps(audit) + "\n")
+                usage["calls"] += 1
+                usage["prompt_tokens"] += int(audit.get("prompt_tokens") or 0)
+                usage["completion_tokens"] += int(audit.get("completion_tokens") or 0)
+                usage["cost_usd"] += float(audit.get("cost_usd") or 0.0)
+                duration_s += float(audit.get("duration_s") or 0.0)
                 if audit.get("approved") is None:
                     errors += 1
                 else:
                     completed += 1
                     if audit.get("approved") is False:
                         disagreements.append(audit)
-    return {"completed": completed, "disagreements": disagreements, "errors": errors}
+    usage["cost_usd"] = round(float(usage["cost_usd"]), 6)
+    return {
+        "completed": completed,
+        "disagreements": disagreements,
+        "errors": errors,
+        **usage,
+        "duration_s": round(duration_s, 6),
+    }
 
 
 def _chain(first: dict[str, Any], rest: Iterable[dict[str, Any]]) -> Iterable[dict[str, Any]]:

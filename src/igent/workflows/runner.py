@@ -422,7 +422,8 @@ class Runner:
             "accuracy": builder.accuracy(),
             "repairs": builder.repairs,
             "commit_repairs": builder.commit_repairs,
-            "cost_usd": round(builder.cost_usd, 6),
+            # every billed call: the registrations' own and the audits beside them
+            "cost_usd": round(builder.cost_usd + float(audits["cost_usd"]), 6),
             "timing": builder.timing(),
             "load_s": round(load_s, 6),
             "file_writes": 2 * committer.stats.transactions + 2,
