@@ -136,6 +136,10 @@ def test_flags_given_with_resume_that_differ_are_refused(
     assert "--batch-size 3 (the run has 256)" in differ.stderr
     assert same.returncode == 0, same.stderr
     assert other_model.returncode == 1 and "--concurrency 4" in other_model.stderr
+    for flags in (["--timeout", "5"], ["--max-attempts", "2"], ["--deadline", "9"],
+                  ["--trust-model"], ["--hedge"]):  # fmt: skip
+        refused = run(["--resume", str(run_dir), *flags], tmp_path, dated=False)
+        assert refused.returncode == 1 and flags[0] in refused.stderr, (flags, refused.stderr)
 
 
 def test_runs_sharing_a_ledger_never_book_beyond_capacity(

@@ -82,6 +82,11 @@ _OPTION_FLAGS = {
     "cache": "cache_mode",
     "skip_status": "skip_status",
     "campaign_date": "campaign_date",
+    "timeout": "timeout_s",
+    "max_attempts": "max_attempts",
+    "deadline": "deadline_s",
+    "trust_model": "trust_model",
+    "hedge": "hedge",
 }
 _MODEL_FLAGS = {"model": "spec", "time_scale": "time_scale", "sim_error_rate": "sim_error_rate",
                 "seed": "seed"}  # fmt: skip
@@ -279,6 +284,22 @@ def run_command(
         raise ConfigError(f"--critic-skip {critic_skip!r}: expected never, valid_json or validated")
     if cache not in (None, "off", "read", "read-write"):
         raise ConfigError(f"--cache {cache!r}: expected off, read or read-write")
+    # one set of switch values, for a fresh run and for checking a resume's flags against
+    overrides: dict[str, Any] = {
+        "parallel_loading": parallel_loading,
+        "capacity_cache": capacity_cache,
+        "batch_size": batch_size,
+        "flush_interval_s": flush_interval,
+        "early_extraction": early_extraction,
+        "critic_skip": critic_skip,
+        "cache_mode": cache,
+        "skip_status": [s.strip() for s in skip_status.split(",")] if skip_status else None,
+        "timeout_s": timeout,
+        "max_attempts": max_attempts,
+        "deadline_s": deadline,
+        "trust_model": trust_model or None,
+        "hedge": hedge or None,
+    }
     if resume is not None:
         config = read_run_config(resume)
         if given - {"resume", "update", "quiet", "as_json", "profile", "timings", "prompt_dir"}:
@@ -293,18 +314,7 @@ def run_command(
                     else InputPaths.from_json(config["inputs"]),
                     campaign_date,
                     baseline,
-                    {
-                        "parallel_loading": parallel_loading,
-                        "capacity_cache": capacity_cache,
-                        "batch_size": batch_size,
-                        "flush_interval_s": flush_interval,
-                        "early_extraction": early_extraction,
-                        "critic_skip": critic_skip,
-                        "cache_mode": cache,
-                        "skip_status": [s.strip() for s in skip_status.split(",")]
-                        if skip_status
-                        else None,
-                    },
+                    overrides,
                     concurrency,
                     max_items,
                     (model, time_scale, sim_error_rate, seed),
@@ -331,22 +341,7 @@ def run_command(
         date = date or dt.date.today()
         options = _options(
             baseline,
-            {
-                "parallel_loading": parallel_loading,
-                "capacity_cache": capacity_cache,
-                "batch_size": batch_size,
-                "flush_interval_s": flush_interval,
-                "early_extraction": early_extraction,
-                "critic_skip": critic_skip,
-                "cache_mode": cache,
-                "skip_status": [s.strip() for s in skip_status.split(",")] if skip_status else None,
-                "campaign_date": date.isoformat(),
-                "timeout_s": timeout,
-                "max_attempts": max_attempts,
-                "deadline_s": deadline,
-                "trust_model": trust_model or None,
-                "hedge": hedge or None,
-            },
+            {**overrides, "campaign_date": date.isoformat()},
             concurrency,
             max_items,
         )
