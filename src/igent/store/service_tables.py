@@ -293,6 +293,22 @@ class ServiceTables:
         content (failed or unapproved decisions are redone). Otherwise returns what is stored.
         """
         text = json.dumps(raw, sort_keys=True)
+        now = self._now()
+        # A new registration (the common case) is claimed by one statement, its own
+        # transaction; only a registration seen before needs the read-then-write below.
+        with self._lock:
+            try:
+                cursor = self._db.execute(
+                    "INSERT INTO submissions (campaign_id, registration_id, raw, state, "
+                    "claim_owner, claim_until, submitted_by, submitted_at) "
+                    "VALUES (?, ?, ?, 'deciding', ?, ?, ?, ?) "
+                    "ON CONFLICT (campaign_id, registration_id) DO NOTHING",
+                    (campaign_id, registration_id, text, owner, until, submitted_by, now),
+                )
+            except sqlite3.Error as exc:
+                raise StoreError(f"service database {str(self.path)!r}: {exc}") from exc
+            if cursor.rowcount == 1:
+                return Claim(True, "deciding", raw, int(cursor.lastrowid or 0))
         with self._write() as db:
             row = db.execute(
                 "SELECT raw, state, claim_owner, claim_until FROM submissions "
@@ -311,7 +327,7 @@ class ServiceTables:
                 "INSERT OR REPLACE INTO submissions (campaign_id, registration_id, raw, state, "
                 "claim_owner, claim_until, submitted_by, submitted_at) "
                 "VALUES (?, ?, ?, 'deciding', ?, ?, ?, ?)",
-                (campaign_id, registration_id, text, owner, until, submitted_by, self._now()),
+                (campaign_id, registration_id, text, owner, until, submitted_by, now),
             )
             previous = None if row is None else str(row[1])
             return Claim(True, "deciding", raw, int(cursor.lastrowid or 0), previous)
