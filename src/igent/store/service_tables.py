@@ -107,6 +107,16 @@ class Submission:
 
 
 @dataclass(frozen=True)
+class FinishedDecision:
+    """A decided registration's model calls, service info and decision event."""
+
+    registration_id: str
+    calls: list[Any]
+    info: dict[str, Any]
+    event: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class CancellationRow:
     """Who cancelled a registration, when and why."""
 
@@ -342,15 +352,31 @@ class ServiceTables:
     ) -> None:
         """Release a claim once its decision is committed, keep the model calls and service
         info, and log the decision event, in one transaction."""
+        self.finish_decisions(campaign_id, [FinishedDecision(registration_id, calls, info, event)])
+
+    def finish_decisions(self, campaign_id: str, finished: Sequence[FinishedDecision]) -> None:
+        """:meth:`finish_decision` for many registrations, in one transaction."""
+        now = self._now()
         with self._write() as db:
-            db.execute(
+            db.executemany(
                 "UPDATE submissions SET state = 'decided', claim_until = 0, calls = ?, info = ? "
                 "WHERE campaign_id = ? AND registration_id = ?",
-                (json.dumps(calls, default=str), json.dumps(info), campaign_id, registration_id),
+                [
+                    (
+                        json.dumps(f.calls, default=str),
+                        json.dumps(f.info),
+                        campaign_id,
+                        f.registration_id,
+                    )
+                    for f in finished
+                ],
             )
-            db.execute(
+            db.executemany(
                 "INSERT INTO events (campaign_id, kind, data, created_at) VALUES (?, ?, ?, ?)",
-                (campaign_id, "decision", json.dumps(event, default=str), self._now()),
+                [
+                    (campaign_id, "decision", json.dumps(f.event, default=str), now)
+                    for f in finished
+                ],
             )
 
     def release_claim(self, campaign_id: str, registration_id: str) -> None:
@@ -533,6 +559,7 @@ __all__ = [
     "CancellationRow",
     "Claim",
     "EventRow",
+    "FinishedDecision",
     "JobRow",
     "KeyRole",
     "KeyRow",
