@@ -176,3 +176,15 @@ async def test_a_batch_of_decided_registrations_finishes_without_sending_anythin
     assert (job["done"], job["errors"]) == (4, 1)
     assert "Contact_Zip differ" in job["item_errors"][0]["error"]
     assert jobs.actor.broker.queues[QUEUE].qsize() == 0  # nothing was sent the second time
+
+
+def test_serve_takes_the_broker_from_the_option_or_igent_broker_url(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from igent.cli.serve import settings_with
+
+    assert settings_with(None, None, broker_url=None).broker_url is None
+    monkeypatch.setenv("IGENT_BROKER_URL", "redis://127.0.0.1:6379/0")
+    assert settings_with(None, None, broker_url=None).broker_url == "redis://127.0.0.1:6379/0"
+    chosen = settings_with(None, None, broker_url="amqp://guest:guest@127.0.0.1:5672/")
+    assert chosen.broker_url == "amqp://guest:guest@127.0.0.1:5672/"
