@@ -180,12 +180,15 @@ def test_the_same_registration_committed_by_racing_writers_is_booked_once(
     setup.set_suppliers(CAMPAIGN, [("A", 5), ("B", 5)])
     stores = [open_ledger() for _ in range(4)]
     barrier = threading.Barrier(4)
+    refused: dict[str, int] = {}  # registration -> writers whose move found the supplier full
 
     def commit(index: int) -> None:
         barrier.wait()
         for n in range(10):
             supplier = "A" if (index + n) % 2 else "B"
-            stores[index].commit(CAMPAIGN, f"run{index}", [decision(f"R{n}", supplier)])
+            result = stores[index].commit(CAMPAIGN, f"run{index}", [decision(f"R{n}", supplier)])
+            for conflict in result.conflicts:
+                refused[conflict.registration_id] = refused.get(conflict.registration_id, 0) + 1
 
     threads = [threading.Thread(target=commit, args=(i,)) for i in range(4)]
     for thread in threads:
@@ -194,8 +197,15 @@ def test_the_same_registration_committed_by_racing_writers_is_booked_once(
         thread.join()
 
     booked = setup.counts(CAMPAIGN).booked_by_supplier
-    assert sum(booked.values()) == 10  # one booking per registration, wherever it moved
     assert {s.supplier_id: s.used for s in setup.suppliers(CAMPAIGN)} == booked
+    assert all(s.used <= s.capacity for s in setup.suppliers(CAMPAIGN))
+    matched = {f"R{n}" for n in range(10)} - {
+        f"R{n}" for n in range(10) if setup.decision(CAMPAIGN, f"R{n}") is None
+    }
+    # one booking per registration, wherever it moved; a registration without one was refused
+    # by every writer (its supplier full at each try), never dropped by a move
+    assert sum(booked.values()) == len(matched)
+    assert all(refused.get(f"R{n}") == 4 for n in range(10) if f"R{n}" not in matched)
 
 
 def test_migrations_are_applied_once_and_recorded(open_ledger: Opener) -> None:
