@@ -1,4 +1,4 @@
-"""The ledger in PostgreSQL (psycopg 3 + psycopg_pool): every PostgreSQL statement lives here.
+"""The ledger in PostgreSQL (psycopg 3 + psycopg_pool): its connections and its own statements.
 
 Same protocol and semantics as :class:`~igent.store.sqlite.SqliteStore`, for several processes
 on several machines sharing one campaign ledger:

@@ -1,4 +1,4 @@
-"""The ledger in one SQLite file (WAL): every SQLite-specific statement lives here.
+"""The ledger in one SQLite file (WAL): its connection, transactions and group-commit path.
 
 Durability: the database runs in WAL mode with ``synchronous=NORMAL``. A committed
 transaction survives the process being killed (kill -9, a crash, Ctrl-C) because it is in
