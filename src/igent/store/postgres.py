@@ -38,7 +38,7 @@ from igent.store.dialect import POSTGRESQL, Connection
 from igent.store.migrations import Migration, migrations
 from igent.store.sql_ledger import READ_CHUNK, SCHEMA_VERSION_DDL, SqlLedger, unbook
 
-DIALECT = "postgresql"
+DIALECT = POSTGRESQL.name  # migration variants end in .postgresql.sql
 _MIGRATION_LOCK = 0x1647E47  # advisory lock id held while migrating
 _RETRIES = 5
 _T = TypeVar("_T")
