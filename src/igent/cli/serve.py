@@ -51,13 +51,21 @@ def serve_command(
         ),
     ] = None,
     log_level: Annotated[str, Opt(help="uvicorn log level.")] = "warning",
+    broker: Annotated[
+        str | None,
+        Opt(
+            help="Send batch uploads to igent worker processes through this broker: "
+            "redis://HOST:6379/0 or amqp://... (IGENT_BROKER_URL; run the service on "
+            "--db postgresql://... shared with the workers)."
+        ),
+    ] = None,
 ) -> None:
     """Start the campaign service; the first stdout line is 'igent service listening on URL'."""
     import uvicorn
 
     from igent.service import create_app
 
-    settings = settings_with(data_dir, db, host=host, port=port)
+    settings = settings_with(data_dir, db, host=host, port=port, broker_url=broker)
     app = create_app(settings)
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
