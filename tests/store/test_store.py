@@ -215,3 +215,27 @@ def test_migrations_are_applied_once_and_recorded(open_ledger: Opener) -> None:
     again = open_ledger()
     assert again.campaigns() == [CAMPAIGN]
     assert again.schema_version() == first.schema_version()  # type: ignore[attr-defined]
+
+
+def test_output_rows_carry_the_reason_and_source_of_each_match(store: Store) -> None:
+    matched = decision("R1", "A")
+    matched.payload["match"].update(reason="closest", source="rules")
+    store.commit(CAMPAIGN, "run1", [matched, decision("R2", None, "no_match", 1)])
+
+    rows = [(r.registration_id, r.reason, r.source) for r in store.output_rows(CAMPAIGN, "run1")]
+    assert rows == [("R1", "closest", "rules"), ("R2", None, None)]
+
+
+def test_campaign_and_meta_upserts_create_once_then_replace(store: Store) -> None:
+    assert store.ensure_campaign("C2")
+    assert not store.ensure_campaign("C2")
+    store.set_meta(CAMPAIGN, "k", 1)
+    store.set_meta(CAMPAIGN, "k", {"b": 2})
+    assert store.get_meta(CAMPAIGN, "k") == {"b": 2}
+
+
+def test_remove_frees_a_registration_named_twice_once(store: Store) -> None:
+    store.commit(CAMPAIGN, "run1", [decision("R2", "A"), decision("R1", "B", index=1)])
+
+    assert store.remove(CAMPAIGN, ["R2", "R1", "R2"]) == ["R1", "R2"]
+    assert used(store) == {"A": 0, "B": 0}
