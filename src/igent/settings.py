@@ -36,6 +36,14 @@ class Settings(BaseSettings):
         description="Service database: postgresql://..., a SQLite path or sqlite:///PATH "
         "(default DATA_DIR/igent.db).",
     )
+    broker_url: str | None = Field(
+        default=None,
+        description="Service batch uploads go to igent worker processes through this broker: "
+        "redis://HOST:6379/0 or amqp://... (default: decided in the service process).",
+    )
+    broker_namespace: str = Field(
+        default="igent", description="Redis key prefix of the broker (as igent worker's)."
+    )
     host: str = Field(default="127.0.0.1", description="Service bind address.")
     port: int = Field(default=8000, ge=0, le=65535, description="Service port (0: any free port).")
     max_body_bytes: int = Field(

@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -64,16 +65,44 @@ def run(args: list[str], cwd: Path, *, dated: bool = True) -> subprocess.Complet
     return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 
-def committed(ledger: Path) -> int:
+# A run's ledger: its SQLite file, or the PostgreSQL URL it was given with --db.
+Ledger = Path | str
+
+
+@dataclass(frozen=True)
+class RunLedger:
+    """Where a run books: its directory's SQLite file, or PostgreSQL (``--db URL``)."""
+
+    db: str | None
+
+    def args(self) -> list[str]:
+        """The CLI flags that make a run (or its resume) book here."""
+        return ["--db", self.db] if self.db else []
+
+    def of(self, run_dir: Path) -> Ledger:
+        """The ledger a run in ``run_dir`` books in (for committed() and friends)."""
+        return self.db or run_dir / "ledger.sqlite"
+
+
+def _query(ledger: Ledger, sql: str) -> list[tuple[Any, ...]]:
+    if isinstance(ledger, str):
+        import psycopg
+
+        with psycopg.connect(ledger, autocommit=True) as conn:
+            return list(conn.execute(sql).fetchall())
+    with sqlite3.connect(ledger, timeout=10) as db:
+        return list(db.execute(sql).fetchall())
+
+
+def committed(ledger: Ledger) -> int:
     """How many decisions the ledger holds (0 while it does not exist yet)."""
     try:
-        with sqlite3.connect(ledger, timeout=10) as db:
-            return int(db.execute("SELECT COUNT(*) FROM decisions").fetchone()[0])
-    except sqlite3.Error:
+        return int(_query(ledger, "SELECT COUNT(*) FROM decisions")[0][0])
+    except Exception:  # sqlite3.Error, or psycopg's UndefinedTable before the migrations
         return 0
 
 
-def wait_for_commits(ledger: Path, count: int, process: subprocess.Popen[str]) -> int:
+def wait_for_commits(ledger: Ledger, count: int, process: subprocess.Popen[str]) -> int:
     """Poll until the ledger holds ``count`` decisions (or the process ended); return it."""
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:
@@ -84,15 +113,15 @@ def wait_for_commits(ledger: Path, count: int, process: subprocess.Popen[str]) -
     return committed(ledger)
 
 
-def booked_per_supplier(ledger: Path) -> dict[str, tuple[int, int, int]]:
+def booked_per_supplier(ledger: Ledger) -> dict[str, tuple[int, int, int]]:
     """supplier -> (matched decisions, used column, capacity), read from the ledger."""
-    with sqlite3.connect(ledger) as db:
-        rows = db.execute(
-            "SELECT s.supplier_id, "
-            "(SELECT COUNT(*) FROM decisions d WHERE d.campaign_id = s.campaign_id AND "
-            "d.supplier_id = s.supplier_id AND d.status = 'matched'), s.used, s.capacity "
-            "FROM suppliers s"
-        ).fetchall()
+    rows = _query(
+        ledger,
+        "SELECT s.supplier_id, "
+        "(SELECT COUNT(*) FROM decisions d WHERE d.campaign_id = s.campaign_id AND "
+        "d.supplier_id = s.supplier_id AND d.status = 'matched'), s.used, s.capacity "
+        "FROM suppliers s",
+    )
     return {str(s): (int(n), int(u), int(c)) for s, n, u, c in rows}
 
 

@@ -13,6 +13,8 @@ import pytest
 
 from igent.workflows import InputPaths
 from tests.reliability.runs import (
+    Ledger,
+    RunLedger,
     booked_per_supplier,
     committed,
     input_args,
@@ -40,7 +42,7 @@ def reference(big: InputPaths, tmp_path_factory: pytest.TempPathFactory) -> Path
     return run_dir
 
 
-def _kill_at(process_args: list[str], ledger: Path, at: int, cwd: Path) -> int:
+def _kill_at(process_args: list[str], ledger: Ledger, at: int, cwd: Path) -> int:
     victim = start(process_args, cwd, dated=process_args[0] != "--resume")
     reached = wait_for_commits(ledger, at, victim)
     os.kill(victim.pid, signal.SIGKILL)
@@ -49,19 +51,20 @@ def _kill_at(process_args: list[str], ledger: Path, at: int, cwd: Path) -> int:
 
 
 def test_kill_9_at_seeded_commit_counts_then_resume_gives_identical_outputs(
-    big: InputPaths, reference: Path, tmp_path: Path
+    big: InputPaths, reference: Path, tmp_path: Path, run_ledger: RunLedger
 ) -> None:
     rng = random.Random(20261202)
     # kill points in committed rows (not time), leaving room for the batch in flight
     first, second = sorted(rng.sample(range(1, N - 1024), 2))
     run_dir = tmp_path / "run"
-    ledger = run_dir / "ledger.sqlite"
+    ledger = run_ledger.of(run_dir)
+    db = run_ledger.args()
 
-    _kill_at(["rules", *input_args(big), "--out", str(run_dir)], ledger, first, tmp_path)
+    _kill_at(["rules", *input_args(big), "--out", str(run_dir), *db], ledger, first, tmp_path)
     after_first = committed(ledger)
-    _kill_at(["--resume", str(run_dir)], ledger, second, tmp_path)  # the resume dies too
+    _kill_at(["--resume", str(run_dir), *db], ledger, second, tmp_path)  # the resume dies too
     after_second = committed(ledger)
-    resumed = run(["--resume", str(run_dir)], tmp_path, dated=False)
+    resumed = run(["--resume", str(run_dir), *db], tmp_path, dated=False)
 
     assert resumed.returncode == 0, resumed.stderr
     assert 0 < after_first < N and after_first <= after_second < N, (after_first, after_second)
@@ -73,26 +76,27 @@ def test_kill_9_at_seeded_commit_counts_then_resume_gives_identical_outputs(
 
 
 def test_ctrl_c_stops_after_the_current_commit_and_says_how_to_continue(
-    big: InputPaths, reference: Path, tmp_path: Path
+    big: InputPaths, reference: Path, tmp_path: Path, run_ledger: RunLedger
 ) -> None:
     run_dir = tmp_path / "run"
-    victim = start(["rules", *input_args(big), "--out", str(run_dir)], tmp_path)
-    wait_for_commits(run_dir / "ledger.sqlite", 1000, victim)
+    db = run_ledger.args()
+    victim = start(["rules", *input_args(big), "--out", str(run_dir), *db], tmp_path)
+    wait_for_commits(run_ledger.of(run_dir), 1000, victim)
     victim.send_signal(signal.SIGINT)
     _, err = victim.communicate(timeout=120)
-    done = committed(run_dir / "ledger.sqlite")
+    done = committed(run_ledger.of(run_dir))
 
     assert victim.returncode != 0
     assert f"interrupted: {done} of {N} done; continue with igent run --resume {run_dir}" in err
     assert "Traceback" not in err
     partial = json.loads((run_dir / "matches.json").read_text())  # written from the ledger
     assert len(partial) == done
-    resumed = run(["--resume", str(run_dir)], tmp_path, dated=False)
+    resumed = run(["--resume", str(run_dir), *db], tmp_path, dated=False)
     assert resumed.returncode == 0, resumed.stderr
     assert outputs(run_dir) == outputs(reference)
 
 
-def test_audits_survive_kill_9_and_resume(tmp_path: Path) -> None:
+def test_audits_survive_kill_9_and_resume(tmp_path: Path, run_ledger: RunLedger) -> None:
     campaign = make_campaign(tmp_path / "data", 60, scenario="overlap", seed=4)
     run_dir = tmp_path / "run"
     args = [
@@ -109,9 +113,10 @@ def test_audits_survive_kill_9_and_resume(tmp_path: Path) -> None:
         "4",
         "--out",
         str(run_dir),
+        *run_ledger.args(),
     ]
-    reached = _kill_at(args, run_dir / "ledger.sqlite", 8, tmp_path)
-    resumed = run(["--resume", str(run_dir)], tmp_path, dated=False)
+    reached = _kill_at(args, run_ledger.of(run_dir), 8, tmp_path)
+    resumed = run(["--resume", str(run_dir), *run_ledger.args()], tmp_path, dated=False)
 
     assert resumed.returncode == 0, resumed.stderr
     assert 0 < reached < 60

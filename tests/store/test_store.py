@@ -180,12 +180,15 @@ def test_the_same_registration_committed_by_racing_writers_is_booked_once(
     setup.set_suppliers(CAMPAIGN, [("A", 5), ("B", 5)])
     stores = [open_ledger() for _ in range(4)]
     barrier = threading.Barrier(4)
+    refused: dict[str, int] = {}  # registration -> writers whose move found the supplier full
 
     def commit(index: int) -> None:
         barrier.wait()
         for n in range(10):
             supplier = "A" if (index + n) % 2 else "B"
-            stores[index].commit(CAMPAIGN, f"run{index}", [decision(f"R{n}", supplier)])
+            result = stores[index].commit(CAMPAIGN, f"run{index}", [decision(f"R{n}", supplier)])
+            for conflict in result.conflicts:
+                refused[conflict.registration_id] = refused.get(conflict.registration_id, 0) + 1
 
     threads = [threading.Thread(target=commit, args=(i,)) for i in range(4)]
     for thread in threads:
@@ -194,8 +197,15 @@ def test_the_same_registration_committed_by_racing_writers_is_booked_once(
         thread.join()
 
     booked = setup.counts(CAMPAIGN).booked_by_supplier
-    assert sum(booked.values()) == 10  # one booking per registration, wherever it moved
     assert {s.supplier_id: s.used for s in setup.suppliers(CAMPAIGN)} == booked
+    assert all(s.used <= s.capacity for s in setup.suppliers(CAMPAIGN))
+    matched = {f"R{n}" for n in range(10)} - {
+        f"R{n}" for n in range(10) if setup.decision(CAMPAIGN, f"R{n}") is None
+    }
+    # one booking per registration, wherever it moved; a registration without one was refused
+    # by every writer (its supplier full at each try), never dropped by a move
+    assert sum(booked.values()) == len(matched)
+    assert all(refused.get(f"R{n}") == 4 for n in range(10) if f"R{n}" not in matched)
 
 
 def test_migrations_are_applied_once_and_recorded(open_ledger: Opener) -> None:
@@ -205,3 +215,27 @@ def test_migrations_are_applied_once_and_recorded(open_ledger: Opener) -> None:
     again = open_ledger()
     assert again.campaigns() == [CAMPAIGN]
     assert again.schema_version() == first.schema_version()  # type: ignore[attr-defined]
+
+
+def test_output_rows_carry_the_reason_and_source_of_each_match(store: Store) -> None:
+    matched = decision("R1", "A")
+    matched.payload["match"].update(reason="closest", source="rules")
+    store.commit(CAMPAIGN, "run1", [matched, decision("R2", None, "no_match", 1)])
+
+    rows = [(r.registration_id, r.reason, r.source) for r in store.output_rows(CAMPAIGN, "run1")]
+    assert rows == [("R1", "closest", "rules"), ("R2", None, None)]
+
+
+def test_campaign_and_meta_upserts_create_once_then_replace(store: Store) -> None:
+    assert store.ensure_campaign("C2")
+    assert not store.ensure_campaign("C2")
+    store.set_meta(CAMPAIGN, "k", 1)
+    store.set_meta(CAMPAIGN, "k", {"b": 2})
+    assert store.get_meta(CAMPAIGN, "k") == {"b": 2}
+
+
+def test_remove_frees_a_registration_named_twice_once(store: Store) -> None:
+    store.commit(CAMPAIGN, "run1", [decision("R2", "A"), decision("R1", "B", index=1)])
+
+    assert store.remove(CAMPAIGN, ["R2", "R1", "R2"]) == ["R1", "R2"]
+    assert used(store) == {"A": 0, "B": 0}

@@ -245,7 +245,12 @@ def run_command(
     ] = False,
     db: Annotated[
         str | None,
-        Opt(help="With --workers: the shared ledger, postgresql://... [env IGENT_DATABASE_URL]"),
+        Opt(
+            help="The ledger: postgresql://USER@HOST:PORT/DB books there (shared with other "
+            "runs, the service and workers; outputs still go to the run directory; --resume "
+            "needs it again), a SQLite path is the same as --ledger; with --workers the "
+            "workers' shared ledger. [env IGENT_DATABASE_URL]"
+        ),
     ] = None,
     broker: Annotated[
         str | None,
@@ -280,6 +285,7 @@ def run_command(
 
     settings = Settings()
     given = _given(ctx)
+    pg_db, ledger = _ledger_target(db or settings.database_url, ledger)
     if critic_skip not in (None, "never", "valid_json", "validated"):
         raise ConfigError(f"--critic-skip {critic_skip!r}: expected never, valid_json or validated")
     if cache not in (None, "off", "read", "read-write"):
@@ -360,7 +366,7 @@ def run_command(
             out or (scenario_out or settings.runs_dir) / f"{chosen.name}-{stamp}-{os.getpid()}"
         )
     stderr.print(f"igent: {chosen.name} on {source} -> {run_dir}")
-    if resume is None and ledger is None:
+    if resume is None and ledger is None and pg_db is None:
         stderr.print(
             "note: this run directory is its own capacity ledger; runs in other directories do "
             "not see its bookings (share one with --ledger PATH)"
@@ -387,6 +393,7 @@ def run_command(
                 update=update,
                 ledger=ledger,
                 campaign=campaign,
+                db=pg_db,
             )
     finally:
         if profiler:
@@ -407,6 +414,22 @@ def run_command(
             f"{failed} registrations failed: {reasons or 'see matches.json'}; retry with "
             f"igent run --resume {run_dir}"
         )
+
+
+def _ledger_target(db: str | None, ledger: Path | None) -> tuple[str | None, Path | None]:
+    """Split ``--db`` into a PostgreSQL URL or a SQLite ledger file (as ``--ledger``)."""
+    from igent.store.backend import is_postgres_url, sqlite_path
+
+    if db is None:
+        return None, ledger
+    if ledger is not None:
+        raise ConfigError(
+            f"--ledger {str(ledger)!r} and --db (or IGENT_DATABASE_URL) both name the ledger; "
+            "give one of them"
+        )
+    if is_postgres_url(db):
+        return db, None
+    return None, sqlite_path(db)
 
 
 def _fresh_config(

@@ -52,6 +52,14 @@ def serve_command(
         ),
     ] = None,
     log_level: Annotated[str, Opt(help="uvicorn log level.")] = "warning",
+    broker: Annotated[
+        str | None,
+        Opt(
+            help="Send batch uploads to igent worker processes through this broker: "
+            "redis://HOST:6379/0 or amqp://... (IGENT_BROKER_URL; run the service on "
+            "--db postgresql://... shared with the workers)."
+        ),
+    ] = None,
     workers: Annotated[
         int,
         Opt(
@@ -64,7 +72,7 @@ def serve_command(
     """Start the campaign service; the first stdout line is 'igent service listening on URL'."""
     import uvicorn
 
-    settings = settings_with(data_dir, db, host=host, port=port)
+    settings = settings_with(data_dir, db, host=host, port=port, broker_url=broker)
     if workers == 1:
         from igent.service import create_app
 
@@ -124,6 +132,8 @@ def _prepare_workers(settings: Any) -> None:
     store.close()
     # Each worker builds its app from IGENT_* alone (uvicorn starts them with spawn).
     os.environ["IGENT_DATABASE_URL"] = str(settings.database_target())
+    if settings.broker_url:
+        os.environ["IGENT_BROKER_URL"] = settings.broker_url
 
 
 def worker_app() -> Any:

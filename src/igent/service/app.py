@@ -26,7 +26,7 @@ from igent.service.auth import KeyCache
 from igent.service.campaigns import CampaignDesk
 from igent.service.context import ServiceContext
 from igent.service.errors import Conflict, NotFound
-from igent.service.jobs import JobRunner
+from igent.service.jobs import job_runner
 from igent.service.limits import BodyLimitMiddleware, RateLimiter
 from igent.service.metrics import RequestMetricsMiddleware, ServiceMetrics
 from igent.service.registrations import CursorError, RegistrationDesk
@@ -60,7 +60,7 @@ def build_context(settings: Settings, client: ChatClient | None = None) -> Servi
         tables=tables,
         desk=desk,
         registrations=registrations_desk,
-        jobs=JobRunner(registrations_desk, tables),
+        jobs=job_runner(settings, registrations_desk, tables),
         limiter=RateLimiter(settings.rate_limit_per_minute),
         metrics=metrics,
         keys=KeyCache(tables),

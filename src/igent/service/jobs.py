@@ -1,5 +1,9 @@
 """Background batch jobs: registrations uploaded at once, decided at the campaign's
-concurrency, with progress in the job row and as events; resumed after a restart."""
+concurrency, with progress in the job row and as events; resumed after a restart.
+
+With a broker configured (``igent serve --broker``) the job's registrations go to the
+workers instead (:mod:`igent.service.queued_jobs`); see :func:`job_runner`.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from pydantic import ValidationError
 from igent.errors import DataError, IgentError
 from igent.service.registrations import RegistrationDesk
 from igent.service.schemas import RegistrationIn
+from igent.settings import Settings
 from igent.store.service_tables import JobRow, ServiceTables
 
 PROGRESS_EVENTS = 20
@@ -81,6 +86,14 @@ class JobRunner:
             self.start(job)
         return len(jobs)
 
+    def refresh(self, job_id: str) -> bool:
+        """Bring a job's progress up to date; True once it is finished.
+
+        In-process jobs record progress as they go: nothing to do here.
+        """
+        job = self.tables.job(job_id)
+        return job is None or job.status in ("done", "failed")
+
     async def stop(self) -> None:
         """Cancel running jobs (they resume at the next start)."""
         tasks = list(self._tasks.values())
@@ -111,12 +124,9 @@ class JobRunner:
         self._progress(job.job_id)
 
     async def _process(self, job: JobRow, item: Any) -> tuple[str | None, str | None]:
-        try:
-            registration = RegistrationIn.model_validate(item)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "(item)"
-            return None, f"field {where!r}: {first['msg']}"
+        registration, invalid = validate_item(item)
+        if registration is None:
+            return None, invalid
         try:
             decided = await self.registrations.submit(
                 job.campaign_id, registration.raw(), job.created_by
@@ -141,4 +151,27 @@ class JobRunner:
             )
 
 
-__all__ = ["JobRunner", "parse_batch"]
+def validate_item(item: Any) -> tuple[RegistrationIn | None, str | None]:
+    """Return the item as a registration, or None and why it is not one."""
+    try:
+        return RegistrationIn.model_validate(item), None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(item)"
+        return None, f"field {where!r}: {first['msg']}"
+
+
+def job_runner(
+    settings: Settings, registrations: RegistrationDesk, tables: ServiceTables
+) -> JobRunner:
+    """The service's batch jobs: sent to the workers when a broker is set, else in-process."""
+    if not settings.broker_url:
+        return JobRunner(registrations, tables)
+    from igent.service.queued_jobs import QueuedJobRunner  # dramatiq: only with a broker
+    from igent.worker import BrokerOptions, declare_actor, make_broker
+
+    broker = make_broker(settings.broker_url, BrokerOptions(namespace=settings.broker_namespace))
+    return QueuedJobRunner(registrations, tables, declare_actor(broker))
+
+
+__all__ = ["JobRunner", "job_runner", "parse_batch", "validate_item"]

@@ -1,8 +1,10 @@
 """The ledger's interface: the ``Store`` protocol and the values that cross it.
 
-Every backend (SQLite today, PostgreSQL later) keeps one ledger per campaign: each supplier's
+Every backend (``sqlite.py``, ``postgres.py``) keeps one ledger per campaign: each supplier's
 capacity and use, and one decision per registration. A matched decision, its booking and its
-purchase order are written in one transaction or not at all.
+purchase order are written in one transaction or not at all. Both backends share their SQL
+through :class:`~igent.store.sql_ledger.SqlLedger`; only connections, transactions, streaming
+and the commit path are their own.
 """
 
 from __future__ import annotations

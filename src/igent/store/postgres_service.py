@@ -1,55 +1,46 @@
 """The campaign service's tables on PostgreSQL, and the service database picked by its URL.
 
-:class:`PgServiceTables` runs the same methods as :class:`ServiceTables` (one SQL text for
-both: ``?`` placeholders become ``%s``); the few statements SQLite spells its own way
-(``INSERT OR REPLACE``, ``json_extract``, ``lastrowid``) are overridden here. Writes are
-serialised by one transaction-scoped advisory lock, as SQLite's ``BEGIN IMMEDIATE`` does, so
-the read-then-write methods (claiming a registration, the next offer version) stay atomic
-across every service process sharing the database.
+:class:`PgServiceTables` runs the methods of :class:`ServiceTables` (one SQL text for both,
+see ``store/dialect.py``): it supplies the connections and the one statement PostgreSQL spells
+its own way (a new claim takes the next number of ``submissions_seq``). Writes are serialised
+by one transaction-scoped advisory lock, as SQLite's ``BEGIN IMMEDIATE`` does, so the
+read-then-write methods (claiming a registration, the next offer version) stay atomic across
+every service process sharing the database.
 """
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg_pool import ConnectionPool
 
 from igent.errors import StoreError
 from igent.store.backend import is_postgres_url
 from igent.store.base import Store
-from igent.store.postgres import PostgresStore, redact_url
-from igent.store.service_tables import Claim, ServiceTables, utc_now
+from igent.store.dialect import POSTGRESQL
+from igent.store.postgres import PostgresStore, QmarkConnection, open_pool, redact_url
+from igent.store.service_tables import ServiceTables, utc_now
 
 _WRITE_LOCK = 0x1647E48  # advisory lock id held by every service-table write
 
 
-class _Connection:
-    """A psycopg connection that takes the service tables' SQLite-style ``?`` SQL."""
-
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
-        self._conn = conn
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Any]:
-        return self._conn.execute(_to_pg(sql), params)
-
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> psycopg.Cursor[Any]:
-        cursor = self._conn.cursor()
-        cursor.executemany(_to_pg(sql), rows)
-        return cursor
-
-
-def _to_pg(sql: str) -> str:
-    return sql.replace("%", "%%").replace("?", "%s")
-
-
 class PgServiceTables(ServiceTables):
     """The service tables (migration 0002's PostgreSQL variant) in a PostgreSQL database."""
+
+    dialect = POSTGRESQL
+    _claim_sql = (
+        "INSERT INTO submissions (campaign_id, registration_id, raw, state, "
+        "claim_owner, claim_until, submitted_by, submitted_at) "
+        "VALUES (?, ?, ?, 'deciding', ?, ?, ?, ?) "
+        "ON CONFLICT (campaign_id, registration_id) DO UPDATE SET raw = excluded.raw, "
+        "state = excluded.state, claim_owner = excluded.claim_owner, "
+        "claim_until = excluded.claim_until, submitted_by = excluded.submitted_by, "
+        "submitted_at = excluded.submitted_at, calls = '[]', info = '{}', "
+        "seq = nextval('submissions_seq') RETURNING seq"
+    )
 
     def __init__(
         self, url: str, *, now: Callable[[], str] = utc_now, max_connections: int = 8
@@ -58,20 +49,12 @@ class PgServiceTables(ServiceTables):
         self.url = url
         self._now = now
         self._owned = True
-        try:
-            self._pool = ConnectionPool(
-                url,
-                min_size=1,
-                max_size=max_connections,
-                open=True,
-                timeout=30.0,
-                kwargs={"autocommit": True},
-            )
-            self._pool.wait(timeout=30.0)
-        except Exception as exc:
-            raise StoreError(
-                f"cannot connect to service database {redact_url(url)!r}: {exc}"
-            ) from exc
+        self._pool = open_pool(url, min_size=1, max_size=max_connections, purpose="service")
+
+    def _claim_new(self, params: Sequence[Any]) -> int | None:
+        # Always the read-then-write claim under the advisory lock: a lone insert here would
+        # not wait for that lock and could fall between another process's read and write.
+        return None
 
     def close(self) -> None:
         """Close every pooled connection."""
@@ -82,7 +65,7 @@ class PgServiceTables(ServiceTables):
         try:
             with self._pool.connection() as conn, conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK,))
-                yield _Connection(conn)
+                yield QmarkConnection(conn)
         except psycopg.errors.UniqueViolation as exc:
             raise StoreError(f"service database {self.path}: {exc.diag.message_primary}") from exc
         except psycopg.Error as exc:
@@ -91,69 +74,9 @@ class PgServiceTables(ServiceTables):
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         try:
             with self._pool.connection() as conn:
-                return list(conn.execute(_to_pg(sql), params).fetchall())
+                return list(QmarkConnection(conn).execute(sql, params).fetchall())
         except psycopg.Error as exc:
             raise StoreError(f"service database {self.path}: {exc}") from exc
-
-    def claim(
-        self,
-        campaign_id: str,
-        registration_id: str,
-        raw: dict[str, Any],
-        submitted_by: str,
-        owner: str,
-        until: float,
-        *,
-        retry: bool = False,
-    ) -> Claim:
-        """Take the right to decide a registration, across processes sharing the database."""
-        text = json.dumps(raw, sort_keys=True)
-        with self._write() as db:
-            row = db.execute(
-                "SELECT raw, state, claim_owner, claim_until FROM submissions "
-                "WHERE campaign_id = ? AND registration_id = ?",
-                (campaign_id, registration_id),
-            ).fetchone()
-            free = (
-                row is None
-                or row[1] == "cancelled"
-                or (row[1] == "deciding" and (row[3] < time.time() or row[2] == owner))
-                or (row[1] == "decided" and retry and row[0] == text)
-            )
-            if not free:
-                return Claim(False, row[1], json.loads(row[0]), 0)
-            sequence = db.execute(
-                "INSERT INTO submissions (campaign_id, registration_id, raw, state, "
-                "claim_owner, claim_until, submitted_by, submitted_at) "
-                "VALUES (?, ?, ?, 'deciding', ?, ?, ?, ?) "
-                "ON CONFLICT (campaign_id, registration_id) DO UPDATE SET raw = excluded.raw, "
-                "state = excluded.state, claim_owner = excluded.claim_owner, "
-                "claim_until = excluded.claim_until, submitted_by = excluded.submitted_by, "
-                "submitted_at = excluded.submitted_at, calls = '[]', info = '{}', "
-                "seq = nextval('submissions_seq') RETURNING seq",
-                (campaign_id, registration_id, text, owner, until, submitted_by, self._now()),
-            ).fetchone()
-            previous = None if row is None else str(row[1])
-            return Claim(True, "deciding", raw, int(sequence[0]), previous)
-
-    def zip_codes(self, campaign_id: str) -> dict[str, str]:
-        """Return registration_id -> Contact_Zip of a campaign's submissions."""
-        rows = self._read(
-            "SELECT registration_id, raw::jsonb ->> 'Contact_Zip' FROM submissions "
-            "WHERE campaign_id = ?",
-            (campaign_id,),
-        )
-        return {str(rid): str(zip_code).strip() for rid, zip_code in rows}
-
-    def add_event(self, campaign_id: str, kind: str, data: dict[str, Any]) -> int:
-        """Append an event; return its id (the SSE id)."""
-        with self._write() as db:
-            row = db.execute(
-                "INSERT INTO events (campaign_id, kind, data, created_at) VALUES (?, ?, ?, ?) "
-                "RETURNING event_id",
-                (campaign_id, kind, json.dumps(data, default=str), self._now()),
-            ).fetchone()
-            return int(row[0])
 
 
 def open_service_database(target: str | Path) -> tuple[Store, ServiceTables]:

@@ -1,7 +1,8 @@
 """The campaign service's own tables (migration 0002): keys, campaigns, jobs, events.
 
 Decisions, bookings and capacity are not here: they live in the ledger tables, written only
-through the ledger's Store. SQL in this module is plain SQLite, like store/sqlite.py.
+through the ledger's Store. The SQL here serves SQLite and PostgreSQL alike (see
+``store/dialect.py``); ``postgres_service.py`` runs it on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from igent.errors import StoreError
+from igent.store.dialect import SQLITE, Dialect
 from igent.store.sqlite import SqliteStore
 
 KeyRole = Literal["operator", "viewer"]
@@ -132,6 +134,14 @@ def migration_sql() -> str:
 
 class ServiceTables:
     """Read and write the service tables of one SQLite database; safe across threads."""
+
+    dialect: ClassVar[Dialect] = SQLITE
+    # A new claim takes the next sequence number: INSERT OR REPLACE gives its row a new rowid.
+    _claim_sql: ClassVar[str] = (
+        "INSERT OR REPLACE INTO submissions (campaign_id, registration_id, raw, state, "
+        "claim_owner, claim_until, submitted_by, submitted_at) "
+        "VALUES (?, ?, ?, 'deciding', ?, ?, ?, ?) RETURNING rowid"
+    )
 
     def __init__(
         self,
@@ -304,21 +314,10 @@ class ServiceTables:
         """
         text = json.dumps(raw, sort_keys=True)
         now = self._now()
-        # A new registration (the common case) is claimed by one statement, its own
-        # transaction; only a registration seen before needs the read-then-write below.
-        with self._lock:
-            try:
-                cursor = self._db.execute(
-                    "INSERT INTO submissions (campaign_id, registration_id, raw, state, "
-                    "claim_owner, claim_until, submitted_by, submitted_at) "
-                    "VALUES (?, ?, ?, 'deciding', ?, ?, ?, ?) "
-                    "ON CONFLICT (campaign_id, registration_id) DO NOTHING",
-                    (campaign_id, registration_id, text, owner, until, submitted_by, now),
-                )
-            except sqlite3.Error as exc:
-                raise StoreError(f"service database {str(self.path)!r}: {exc}") from exc
-            if cursor.rowcount == 1:
-                return Claim(True, "deciding", raw, int(cursor.lastrowid or 0))
+        params = (campaign_id, registration_id, text, owner, until, submitted_by, now)
+        sequence = self._claim_new(params)
+        if sequence is not None:
+            return Claim(True, "deciding", raw, sequence)
         with self._write() as db:
             row = db.execute(
                 "SELECT raw, state, claim_owner, claim_until FROM submissions "
@@ -333,14 +332,30 @@ class ServiceTables:
             )
             if not free:
                 return Claim(False, row[1], json.loads(row[0]), 0)
-            cursor = db.execute(
-                "INSERT OR REPLACE INTO submissions (campaign_id, registration_id, raw, state, "
-                "claim_owner, claim_until, submitted_by, submitted_at) "
-                "VALUES (?, ?, ?, 'deciding', ?, ?, ?, ?)",
-                (campaign_id, registration_id, text, owner, until, submitted_by, now),
-            )
+            sequence = db.execute(self._claim_sql, params).fetchone()
             previous = None if row is None else str(row[1])
-            return Claim(True, "deciding", raw, int(cursor.lastrowid or 0), previous)
+            return Claim(True, "deciding", raw, int(sequence[0]), previous)
+
+    def _claim_new(self, params: Sequence[Any]) -> int | None:
+        """Claim a registration never submitted before in one statement (its own transaction,
+        cheaper than the read-then-write of :meth:`claim`); return its sequence number, or
+        None when a row exists.
+
+        Safe on SQLite: every writer holds the database's one write lock, so this insert never
+        falls between another process's read and write.
+        """
+        with self._lock:
+            try:
+                cursor = self._db.execute(
+                    "INSERT INTO submissions (campaign_id, registration_id, raw, state, "
+                    "claim_owner, claim_until, submitted_by, submitted_at) "
+                    "VALUES (?, ?, ?, 'deciding', ?, ?, ?, ?) "
+                    "ON CONFLICT (campaign_id, registration_id) DO NOTHING",
+                    params,
+                )
+            except sqlite3.Error as exc:
+                raise StoreError(f"service database {str(self.path)!r}: {exc}") from exc
+            return int(cursor.lastrowid or 0) if cursor.rowcount == 1 else None
 
     def finish_decision(
         self,
@@ -402,9 +417,9 @@ class ServiceTables:
 
     def zip_codes(self, campaign_id: str) -> dict[str, str]:
         """Return registration_id -> Contact_Zip of a campaign's submissions."""
+        zip_field = self.dialect.json_text("raw", "Contact_Zip")
         rows = self._read(
-            "SELECT registration_id, json_extract(raw, '$.Contact_Zip') FROM submissions "
-            "WHERE campaign_id = ?",
+            f"SELECT registration_id, {zip_field} FROM submissions WHERE campaign_id = ?",
             (campaign_id,),
         )
         return {str(rid): str(zip_code).strip() for rid, zip_code in rows}
@@ -525,11 +540,12 @@ class ServiceTables:
     def add_event(self, campaign_id: str, kind: str, data: dict[str, Any]) -> int:
         """Append an event; return its id (the SSE id)."""
         with self._write() as db:
-            cursor = db.execute(
-                "INSERT INTO events (campaign_id, kind, data, created_at) VALUES (?, ?, ?, ?)",
+            row = db.execute(
+                "INSERT INTO events (campaign_id, kind, data, created_at) VALUES (?, ?, ?, ?) "
+                "RETURNING event_id",
                 (campaign_id, kind, json.dumps(data, default=str), self._now()),
-            )
-            return int(cursor.lastrowid or 0)
+            ).fetchone()
+            return int(row[0])
 
     def events_after(self, campaign_id: str, after_id: int, limit: int = 500) -> list[EventRow]:
         """Return a campaign's events with an id above ``after_id``, oldest first."""

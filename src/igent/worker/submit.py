@@ -5,15 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import dramatiq
 
 from igent.campaign.loader import load_incentives
+from igent.domain import RegistrationRecord
 from igent.errors import ConfigError
-from igent.store import Store
+from igent.store import Store, StoredDecision
 from igent.worker.actors import registration_message
 from igent.worker.spec import CampaignSpec, publish_spec
 from igent.workflows.decide import decision_key
@@ -70,14 +71,37 @@ def enqueue_campaign(
     """Publish ``spec`` and send one message per undecided registration (``copies`` each)."""
     digest = publish_spec(store, spec)
     decided = store.decided_ids(spec.campaign_id)
-    sent = skipped = 0
+    skipped = 0
     keys = set()
-    for record in iter_registrations(registrations):
-        key = decision_key(record)
-        keys.add(key)
-        if key in decided:
-            skipped += 1
-            continue
+
+    def undecided() -> Iterable[RegistrationRecord]:
+        nonlocal skipped
+        for record in iter_registrations(registrations):
+            key = decision_key(record)
+            keys.add(key)
+            if key in decided:
+                skipped += 1
+            else:
+                yield record
+
+    sent = send_records(actor, spec, digest, undecided(), copies=copies)
+    return Enqueued(spec.campaign_id, digest, sent, skipped, frozenset(keys))
+
+
+def send_records(
+    actor: dramatiq.Actor[..., None],
+    spec: CampaignSpec,
+    digest: str,
+    records: Iterable[RegistrationRecord],
+    *,
+    copies: int = 1,
+) -> int:
+    """Send one message per record (``copies`` each) against the published spec ``digest``.
+
+    The CLI (a registrations file) and the service (a batch upload) both send through here.
+    """
+    sent = 0
+    for record in records:
         payload = registration_message(
             spec.campaign_id,
             record.raw,
@@ -90,7 +114,19 @@ def enqueue_campaign(
         for _ in range(copies):
             actor.send(payload)
         sent += 1
-    return Enqueued(spec.campaign_id, digest, sent, skipped, frozenset(keys))
+    return sent
+
+
+def committed_decisions(
+    store: Store, campaign_id: str, keys: Collection[str]
+) -> dict[str, StoredDecision]:
+    """Return the committed decision (final or ``failed``) of each of ``keys`` that has one."""
+    decided = store.decided_ids(campaign_id, final_only=False)
+    found = {}
+    for key in keys:
+        if key in decided and (stored := store.decision(campaign_id, key)) is not None:
+            found[key] = stored
+    return found
 
 
 def wait_for_decisions(
@@ -127,4 +163,11 @@ def wait_for_decisions(
         time.sleep(poll_s)
 
 
-__all__ = ["Enqueued", "campaign_spec", "enqueue_campaign", "wait_for_decisions"]
+__all__ = [
+    "Enqueued",
+    "campaign_spec",
+    "committed_decisions",
+    "enqueue_campaign",
+    "send_records",
+    "wait_for_decisions",
+]

@@ -31,7 +31,6 @@ from igent.store import (
     GroupCommitter,
     OutputLog,
     RunLock,
-    SqliteStore,
     Store,
     write_json_atomic,
 )
@@ -52,6 +51,7 @@ from igent.workflows.report import (
     write_capacity,
     write_final_outputs,
 )
+from igent.workflows.run_store import check_resume_db, db_label, open_run_store
 from igent.workflows.timing import to_row
 
 Progress = Callable[[int, int | None], None]
@@ -163,6 +163,7 @@ class Runner:
         update: bool = False,
         ledger: Path | None = None,
         campaign: str | None = None,
+        db: str | None = None,
     ) -> None:
         self.constellation = constellation
         self.paths = paths
@@ -181,6 +182,9 @@ class Runner:
         self.shared_ledger = ledger is not None
         self.ledger_path = ledger or run_dir / LEDGER_NAME
         self.campaign_id = campaign or paths.offers.stem
+        self.db = db  # postgresql://...: book there, not in a SQLite ledger (see run_store)
+        if resume:
+            check_resume_db(run_dir, read_run_config(run_dir).get("db"), db)
         self.run_id = ""
         self.changes: list[str] = []
         self.removed: list[str] = []
@@ -190,6 +194,7 @@ class Runner:
             "run_id": self.run_id,
             "campaign": self.campaign_id,
             "ledger": str(self.ledger_path.resolve()) if self.shared_ledger else None,
+            "db": db_label(self.db),
             "constellation": self.constellation.model_dump(mode="json"),
             "inputs": self.paths.to_json(),
             "options": self.options.to_json(),
@@ -289,14 +294,14 @@ class Runner:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         with (
             RunLock(self.ledger_path, label=str(self.run_dir)),
-            SqliteStore(self.ledger_path) as store,
+            open_run_store(self.ledger_path, self.db) as store,
         ):
             self._open_run(store, books, fingerprint)
             return await self._execute(store, books, progress, wall_started, load_s)
 
     async def _execute(
         self,
-        store: SqliteStore,
+        store: Store,
         books: CampaignBooks,
         callback: Progress | None,
         wall_started: float,
@@ -379,7 +384,7 @@ class Runner:
 
     def _finish(
         self,
-        store: SqliteStore,
+        store: Store,
         committer: GroupCommitter,
         load_s: float,
         wall_started: float,
@@ -404,7 +409,7 @@ class Runner:
             "model": self.model_info,
             "campaign": self.campaign_id,
             "run_id": self.run_id,
-            "ledger": str(self.ledger_path),
+            "ledger": db_label(self.db) or str(self.ledger_path),
             "campaign_date": self.campaign_date.isoformat(),
             "options": self.options.to_json(),
             "registrations_in_file": progress.total,
@@ -434,7 +439,7 @@ class Runner:
                 "largest_batch": committer.stats.largest_batch,
                 "commit_s": round(committer.stats.commit_s, 6),
             },
-            "capacity_disk_reads": store.disk_reads,
+            "capacity_disk_reads": getattr(store, "disk_reads", 0),
             "capacity_oversold": oversold,
             "input_changes": self.changes,
             "removed_registrations": self.removed,

@@ -109,6 +109,7 @@ def execute_run(
     update: bool = False,
     ledger: Path | None = None,
     campaign: str | None = None,
+    db: str | None = None,
 ) -> RunResult:
     """Open the model in ``model`` (when the constellation needs one), run, and close it."""
     spec = model.get("spec")
@@ -117,6 +118,7 @@ def execute_run(
         "update": update,
         "ledger": ledger,
         "campaign": campaign,
+        "db": db,
     }
     if not spec:
         runner = Runner(

@@ -45,6 +45,9 @@ def get_job(
 ) -> JobPublic:
     """Return a job's progress and its item errors."""
     job = context.tables.job(job_id)
+    if job is not None and job.campaign_id == campaign_id:
+        context.jobs.refresh(job_id)  # a queued job: progress from the committed decisions
+        job = context.tables.job(job_id)
     if job is None or job.campaign_id != campaign_id:
         raise NotFound(f"campaign {campaign_id!r} has no job {job_id!r}")
     return job_public(job, context.tables.job_errors(job_id))

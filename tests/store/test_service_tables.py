@@ -1,0 +1,43 @@
+"""The service tables run one SQL text on both backends (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from igent.store.postgres import to_format_style
+from igent.store.postgres_service import open_service_database
+from igent.store.service_tables import ServiceTables
+
+
+@pytest.fixture
+def tables(ledger_url: str) -> Iterator[ServiceTables]:
+    store, opened = open_service_database(ledger_url)
+    yield opened
+    opened.close()
+    store.close()
+
+
+def test_a_new_claim_takes_the_next_sequence_number(tables: ServiceTables) -> None:
+    first = tables.claim("C1", "R1", {"Contact_Zip": " 10115 "}, "op", "me", until=0.0)
+    second = tables.claim("C1", "R2", {"Contact_Zip": "80331"}, "op", "me", until=0.0)
+    tables.add_cancellation("C1", "R1", "op", "typo")
+    again = tables.claim("C1", "R1", {"Contact_Zip": "20095"}, "op", "me", until=0.0)
+
+    assert first.taken and second.taken and again.taken and again.previous == "cancelled"
+    assert first.sequence < second.sequence < again.sequence
+    assert tables.zip_codes("C1") == {"R1": "20095", "R2": "80331"}
+
+
+def test_events_get_increasing_ids_and_read_back_after_one(tables: ServiceTables) -> None:
+    first = tables.add_event("C1", "decision", {"n": 1})
+    second = tables.add_event("C1", "decision", {"n": 2})
+
+    assert first < second
+    assert [e.data for e in tables.events_after("C1", first)] == [{"n": 2}]
+
+
+def test_shared_sql_is_spelt_for_psycopg() -> None:
+    sql = "SELECT 1 FROM t WHERE a LIKE '5%' AND b = ? AND c = ?"
+    assert to_format_style(sql) == "SELECT 1 FROM t WHERE a LIKE '5%%' AND b = %s AND c = %s"
