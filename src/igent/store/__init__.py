@@ -4,8 +4,10 @@ Overview (the CLI run, the service and workers all go through these):
 
 - :class:`Store` (``base.py``) is the ledger protocol, campaign-scoped: suppliers with capacity
   and use, one :class:`Decision` per registration, audits and metadata. :class:`SqliteStore`
-  implements it; schema changes are ordered SQL files in ``store/migrations/`` (``0001_ledger.sql``
-  ...) applied at open and recorded in ``schema_version``.
+  (embedded default) and ``PostgresStore`` (``postgres.py``) implement it on one shared SQL
+  core, ``SqlLedger`` (``sql_ledger.py``), with the few dialect spellings in ``dialect.py``;
+  schema changes are ordered SQL files in ``store/migrations/`` (``0001_ledger.sql`` ...,
+  ``.postgresql.sql`` variants) applied at open and recorded in ``schema_version``.
 - Booking rule: ``Store.commit`` writes a matched decision, its booking (``used = used + 1
   WHERE used < capacity``) and its purchase order in ONE transaction, or not at all; a full
   supplier comes back as a conflict in :class:`CommitResult`. ``failed`` and ``unapproved``
