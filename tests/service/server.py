@@ -37,13 +37,13 @@ def create_key_cli(db: Path, role: str = "operator") -> str:
 
 
 class Server:
-    """An ``igent serve --port 0`` process; ``url`` comes from its first stdout line."""
+    """An ``igent serve --port 0 [ARGS]`` process; ``url`` comes from its first stdout line."""
 
-    def __init__(self, db: Path, **env: str) -> None:
+    def __init__(self, db: Path, *args: str, **env: str) -> None:
         self.log_path = db.parent / f"server-{time.monotonic_ns()}.log"
         with open(self.log_path, "w") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "igent.cli", "serve", "--port", "0", "--db", str(db)],
+                [sys.executable, "-m", "igent.cli", "serve", "--port", "0", "--db", str(db), *args],
                 stdout=subprocess.PIPE,
                 stderr=log,
                 text=True,
@@ -76,6 +76,16 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.kill()
         self._close()
+
+    def worker_pids(self) -> list[int]:
+        """Return the pids of the uvicorn worker processes (``--workers N``; Linux /proc)."""
+        pid = self.process.pid
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        return [
+            int(child)
+            for child in children
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()
+        ]
 
     def stderr(self) -> str:
         """Return what the server wrote on stderr so far."""

@@ -83,6 +83,34 @@ async def test_same_registration_twice_and_concurrently_books_once(client):
     assert len(client._transport.app.state.context.registrations._locks) == 0  # type: ignore[attr-defined]
 
 
+async def test_concurrent_decisions_are_finished_in_batches_with_one_event_each(client):
+    await create_campaign(client, offers=scarce_offers(100))
+    registrations = [
+        {**r, "RegistrationNumber": f"B-{i:03d}"} for i, r in enumerate(demo_registrations() * 3)
+    ][:24]
+    answers = await asyncio.gather(
+        *(client.post("/v1/campaigns/demo/registrations", json=r) for r in registrations)
+    )
+    assert {a.status_code for a in answers} == {200}
+    context = client._transport.app.state.context  # type: ignore[attr-defined]
+    runtime = context.desk.cached_runtime("demo")
+    # Concurrent requests shared group commits, and each batch's service rows one transaction.
+    assert runtime.committer.stats.transactions < len(registrations)
+    assert not runtime.finisher._expected  # nothing left waiting
+    events = (await client.get("/v1/campaigns/demo/events", params={"follow": "false"})).text
+    decided = [
+        json.loads(line[6:])["registration_id"]
+        for line in events.splitlines()
+        if line.startswith("data: ") and '"status"' in line
+    ]
+    assert sorted(decided) == sorted(r["RegistrationNumber"] for r in registrations)
+    for registration, answer in zip(registrations, answers, strict=True):
+        submission = context.tables.submission("demo", registration["RegistrationNumber"])
+        assert submission.state == "decided"
+        assert submission.info["ledger_key"] == answer.json()["registration_id"]
+        assert submission.info["offer_version"] == answer.json()["offer_version"] == 1
+
+
 async def test_same_number_other_content_is_409_naming_fields(client):
     await create_campaign(client)
     registration = demo_registrations()[2]

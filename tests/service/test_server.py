@@ -4,6 +4,7 @@ file never oversell, and kill -9 under load loses no acknowledged registration."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import io
 import json
@@ -91,20 +92,36 @@ async def _post_all(
             await client.aclose()
 
 
-def test_two_processes_on_one_sqlite_file_never_oversell(tmp_path: Path):
+def start_servers(stack: contextlib.ExitStack, db: Path, layout: str) -> list[str]:
+    """Start two server processes on ``db`` and return two URLs to post each registration to.
+
+    ``two serves``: two ``igent serve`` processes; ``--workers 2``: one ``igent serve --workers
+    2`` (its two processes accept from one socket), posted to twice over separate connections.
+    """
+    if layout == "two serves":
+        return [stack.enter_context(Server(db)).url, stack.enter_context(Server(db)).url]
+    server = stack.enter_context(Server(db, "--workers", "2"))
+    if sys.platform == "linux":  # the workers start after the first line is printed
+        wait_for(lambda: len(server.worker_pids()) == 2)
+    return [server.url, server.url]
+
+
+@pytest.mark.parametrize("layout", ["two serves", "--workers 2"])
+def test_two_processes_on_one_sqlite_file_never_oversell(tmp_path: Path, layout: str):
     db = tmp_path / "igent.db"
     key = create_key_cli(db)
     offers = demo_offers()
     for supplier in offers["SupplierOffers"]:
         supplier["Capacity"] = 5
     registrations = many_registrations(200)
-    with Server(db) as first, Server(db) as second:
+    with contextlib.ExitStack() as stack:
+        urls = start_servers(stack, db, layout)
         http = httpx.Client(
-            base_url=first.url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+            base_url=urls[0], headers={"Authorization": f"Bearer {key}"}, timeout=30
         )
         created = http.post("/v1/campaigns", json={"campaign_id": "scarce", "offers": offers})
         assert created.status_code == 201
-        answers = asyncio.run(_post_all([first.url, second.url], key, registrations, 32))
+        answers = asyncio.run(_post_all(urls, key, registrations, 32))
         campaign = http.get("/v1/campaigns/scarce").json()
         log = http.get("/v1/campaigns/scarce/exports/decisions.jsonl").text.splitlines()
         http.close()

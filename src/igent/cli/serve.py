@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
 from pathlib import Path
@@ -59,14 +60,26 @@ def serve_command(
             "--db postgresql://... shared with the workers)."
         ),
     ] = None,
+    workers: Annotated[
+        int,
+        Opt(
+            min=1,
+            help="Server processes sharing the socket and the database (SQLite or PostgreSQL); "
+            "rate limits are counted per process.",
+        ),
+    ] = 1,
 ) -> None:
     """Start the campaign service; the first stdout line is 'igent service listening on URL'."""
     import uvicorn
 
-    from igent.service import create_app
-
     settings = settings_with(data_dir, db, host=host, port=port, broker_url=broker)
-    app = create_app(settings)
+    if workers == 1:
+        from igent.service import create_app
+
+        app: Any = create_app(settings)
+    else:
+        _prepare_workers(settings)
+        app = WORKER_APP
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -82,7 +95,22 @@ def serve_command(
     bound_port = sock.getsockname()[1]
     shown_host = f"[{settings.host}]" if family == socket.AF_INET6 else settings.host
     print(f"igent service listening on http://{shown_host}:{bound_port}", flush=True)
-    config = uvicorn.Config(app, log_level=log_level, lifespan="on", access_log=False)
+    config = uvicorn.Config(
+        app,
+        log_level=log_level,
+        lifespan="on",
+        access_log=False,
+        workers=workers,
+        factory=workers > 1,
+    )
+    if workers > 1:
+        from uvicorn.supervisors import Multiprocess
+
+        try:
+            Multiprocess(config, sockets=[sock]).run()
+        finally:
+            sock.close()
+        return
     server = uvicorn.Server(config)
     try:
         server.run(sockets=[sock])
@@ -90,3 +118,27 @@ def serve_command(
         sock.close()
     if not server.started:
         sys.exit(1)
+
+
+WORKER_APP = "igent.cli.serve:worker_app"
+
+
+def _prepare_workers(settings: Any) -> None:
+    """Migrate the database once, then hand the database to the worker processes."""
+    from igent.store.postgres_service import open_service_database
+
+    store, tables = open_service_database(settings.database_target())
+    tables.close()
+    store.close()
+    # Each worker builds its app from IGENT_* alone (uvicorn starts them with spawn).
+    os.environ["IGENT_DATABASE_URL"] = str(settings.database_target())
+    if settings.broker_url:
+        os.environ["IGENT_BROKER_URL"] = settings.broker_url
+
+
+def worker_app() -> Any:
+    """Build one worker's app from the environment (``igent serve --workers N``)."""
+    from igent.service import create_app
+    from igent.settings import Settings
+
+    return create_app(Settings())

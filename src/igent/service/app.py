@@ -93,11 +93,12 @@ def create_app(settings: Settings, client: ChatClient | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.context = context
+    # Routes are matched in this order, router by router: the hottest route goes first.
     for router in (
+        registrations.router,
         health.router,
         docs.router,
         campaigns.router,
-        registrations.router,
         jobs.router,
         events.router,
         exports.router,

@@ -23,6 +23,7 @@ from igent.llm import ChatClient, load_registry, resolve_api_key, resolve_endpoi
 from igent.rules import RulesEngine
 from igent.service.calls import CallRecorder
 from igent.service.errors import Conflict, NotFound
+from igent.service.finish import DecisionFinisher
 from igent.service.schemas import (
     CampaignCreate,
     CampaignPublic,
@@ -53,6 +54,7 @@ class CampaignRuntime:
     fallback: Pipeline
     committer: GroupCommitter
     recorder: CallRecorder | None
+    finisher: DecisionFinisher
     refreshed_at: float = 0.0
 
     def refresh_capacity(self, max_age_s: float = CAPACITY_MAX_AGE_S) -> None:
@@ -263,10 +265,21 @@ class CampaignDesk:
         fallback.commit_lock = pipeline.commit_lock
         # Concurrent requests share a transaction: decisions queue while the previous batch
         # is written, and every request waits for its own commit before it is answered.
+        # The service rows of each batch (decision done, calls, event) are written right
+        # after its ledger transaction, on the commit thread, before any answer is sent.
+        finisher = DecisionFinisher(self.tables, row.campaign_id, recorder)
         committer = GroupCommitter(
-            self.store, row.campaign_id, RUN_ID, capacity, batch_size=64, max_delay_s=0.0
+            self.store,
+            row.campaign_id,
+            RUN_ID,
+            capacity,
+            batch_size=64,
+            max_delay_s=0.0,
+            after_commit=finisher.after_commit,
         )
-        return CampaignRuntime(row, engine, capacity, pipeline, fallback, committer, recorder)
+        return CampaignRuntime(
+            row, engine, capacity, pipeline, fallback, committer, recorder, finisher
+        )
 
     def forget(self, campaign_id: str) -> None:
         """Drop a campaign's pipeline (rebuilt at the next request, e.g. after a store error)."""

@@ -21,8 +21,14 @@ async def get_context(request: Request) -> ServiceContext:
 Context = Annotated[ServiceContext, Depends(get_context)]
 
 
-async def require_key(request: Request, context: Context) -> KeyRow:
-    """Authenticate ``Authorization: Bearer KEY`` (401) and apply the key's rate limit (429)."""
+def authenticate(request: Request, *, write: bool = False) -> KeyRow:
+    """Check ``Authorization: Bearer KEY`` (401), the key's rate limit (429) and, for a
+    ``write``, its role (403); return the key.
+
+    One plain function rather than a chain of dependencies: FastAPI solves every dependency
+    on every request, and this runs on all of them.
+    """
+    context: ServiceContext = request.app.state.context
     token = bearer_token(request.headers.get("authorization"))
     key = context.keys.find(token) if token else None
     if key is None:
@@ -40,17 +46,22 @@ async def require_key(request: Request, context: Context) -> KeyRow:
             f"{key.key_id!r}; retry after {wait_s} s",
             headers={"Retry-After": str(wait_s)},
         )
+    if write and key.role != "operator":
+        raise HTTPException(
+            403, f"key {key.key_id!r} is a viewer key; this request needs an operator key"
+        )
     request.state.key_id = key.key_id
     return key
 
 
-async def require_operator(key: Annotated[KeyRow, Depends(require_key)]) -> KeyRow:
-    """Allow only operator keys (403 for viewers)."""
-    if key.role != "operator":
-        raise HTTPException(
-            403, f"key {key.key_id!r} is a viewer key; this request needs an operator key"
-        )
-    return key
+async def require_key(request: Request) -> KeyRow:
+    """Authenticate the caller (401) and apply the key's rate limit (429)."""
+    return authenticate(request)
+
+
+async def require_operator(request: Request) -> KeyRow:
+    """Authenticate the caller and allow only operator keys (403 for viewers)."""
+    return authenticate(request, write=True)
 
 
 Reader = Annotated[KeyRow, Depends(require_key)]
@@ -82,6 +93,7 @@ __all__ = [
     "Context",
     "Operator",
     "Reader",
+    "authenticate",
     "error_responses",
     "get_context",
     "require_key",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -57,16 +58,29 @@ class ServiceMetrics:
         )
         self.llm_cost = Counter("igent_llm_cost_usd", "Model cost in USD", registry=self.registry)
         self.registry.register(_CapacityCollector(capacity))
+        # Labelled children looked up once: ``labels()`` takes a lock and builds a key per call.
+        self._prompt_tokens = self.llm_tokens.labels("prompt")
+        self._completion_tokens = self.llm_tokens.labels("completion")
+        self._request_counts: dict[tuple[str, str, int], Any] = {}
+
+    def count_request(self, route: str, method: str, status: int) -> None:
+        """Count one answered request."""
+        key = (route, method, status)
+        child = self._request_counts.get(key)
+        if child is None:
+            child = self._request_counts[key] = self.requests.labels(route, method, str(status))
+        child.inc()
 
     def observe_decision(
         self, duration_s: float, calls: int, prompt_tokens: int, completion_tokens: int, cost: float
     ) -> None:
         """Record one decision's latency and model usage."""
         self.decision_seconds.observe(duration_s)
-        self.llm_calls.inc(calls)
-        self.llm_tokens.labels("prompt").inc(prompt_tokens)
-        self.llm_tokens.labels("completion").inc(completion_tokens)
-        self.llm_cost.inc(cost)
+        if calls:  # a rules decision makes no model call: nothing to add
+            self.llm_calls.inc(calls)
+            self._prompt_tokens.inc(prompt_tokens)
+            self._completion_tokens.inc(completion_tokens)
+            self.llm_cost.inc(cost)
 
     def render(self) -> bytes:
         """Return the exposition text."""
@@ -97,7 +111,7 @@ class RequestMetricsMiddleware:
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
-            self.metrics.requests.labels(template, scope["method"], str(status)).inc()
+            self.metrics.count_request(template, scope["method"], status)
 
 
 __all__ = ["CapacityReader", "RequestMetricsMiddleware", "ServiceMetrics"]

@@ -20,6 +20,7 @@ from igent.domain import parse_registration_record
 from igent.errors import DataError, IgentError, StoreError
 from igent.service.campaigns import ROW_MAX_AGE_S, RUN_ID, CampaignDesk
 from igent.service.errors import Conflict, NotFound
+from igent.service.finish import Finishing
 from igent.service.metrics import ServiceMetrics
 from igent.service.schemas import DecisionPublic, RegistrationPage
 from igent.store import StoredDecision
@@ -30,7 +31,7 @@ from igent.store.service_tables import (
     ServiceTables,
     Submission,
 )
-from igent.workflows.decide import decide
+from igent.workflows.decide import decide, decision_key
 
 # A decision that stands: posting the same registration again answers it as it is.
 STANDING = frozenset({"matched", "no_match", "skipped"})
@@ -171,7 +172,9 @@ class RegistrationDesk:
         runtime.refresh_capacity()  # other processes may have booked or cancelled
         record = parse_registration_record(raw, claim.sequence)
         remaining = max(0.0, self.deadline_s - (self.clock() - started))
-        fallback = False
+        ledger_key = decision_key(record)
+        finishing = Finishing(record.registration_id, runtime.row.offer_version)
+        runtime.finisher.expect(ledger_key, finishing)
         try:
             try:
                 decision = await asyncio.wait_for(
@@ -180,27 +183,15 @@ class RegistrationDesk:
             except TimeoutError:
                 # The deadline passed: answer with the rules instead (the response says so).
                 runtime.capacity.release(record.registration_id)
-                fallback = True
+                finishing.deadline_fallback = True
                 decision = await decide(runtime.fallback, runtime.committer, record)
         except StoreError:
             self.campaigns.forget(campaign_id)  # a failed committer is not reused
             raise
-        calls = runtime.recorder.take(record.registration_id) if runtime.recorder else []
-        info = {
-            "deadline_fallback": fallback,
-            "offer_version": runtime.row.offer_version,
-            # An invalid registration is keyed '#N' in the ledger (see decision_key).
-            "ledger_key": decision.registration_id,
-        }
-        match = decision.payload.get("match") or {}
-        event = {
-            "registration_id": record.registration_id,
-            "status": decision.status,
-            "supplier_id": decision.supplier_id,
-            "reason": match.get("reason"),
-            "deadline_fallback": fallback,
-        }
-        self.tables.finish_decision(campaign_id, record.registration_id, calls, info, event)
+        finally:
+            runtime.finisher.forget(ledger_key)
+        runtime.finisher.finish(decision, finishing)  # done with its batch, normally
+        calls, info = finishing.calls, finishing.info
         timing = decision.payload.get("timing") or {}
         self.metrics.observe_decision(
             self.clock() - started,

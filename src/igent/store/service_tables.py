@@ -109,6 +109,16 @@ class Submission:
 
 
 @dataclass(frozen=True)
+class FinishedDecision:
+    """A decided registration's model calls, service info and decision event."""
+
+    registration_id: str
+    calls: list[Any]
+    info: dict[str, Any]
+    event: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class CancellationRow:
     """Who cancelled a registration, when and why."""
 
@@ -303,6 +313,11 @@ class ServiceTables:
         content (failed or unapproved decisions are redone). Otherwise returns what is stored.
         """
         text = json.dumps(raw, sort_keys=True)
+        now = self._now()
+        params = (campaign_id, registration_id, text, owner, until, submitted_by, now)
+        sequence = self._claim_new(params)
+        if sequence is not None:
+            return Claim(True, "deciding", raw, sequence)
         with self._write() as db:
             row = db.execute(
                 "SELECT raw, state, claim_owner, claim_until FROM submissions "
@@ -317,12 +332,30 @@ class ServiceTables:
             )
             if not free:
                 return Claim(False, row[1], json.loads(row[0]), 0)
-            sequence = db.execute(
-                self._claim_sql,
-                (campaign_id, registration_id, text, owner, until, submitted_by, self._now()),
-            ).fetchone()
+            sequence = db.execute(self._claim_sql, params).fetchone()
             previous = None if row is None else str(row[1])
             return Claim(True, "deciding", raw, int(sequence[0]), previous)
+
+    def _claim_new(self, params: Sequence[Any]) -> int | None:
+        """Claim a registration never submitted before in one statement (its own transaction,
+        cheaper than the read-then-write of :meth:`claim`); return its sequence number, or
+        None when a row exists.
+
+        Safe on SQLite: every writer holds the database's one write lock, so this insert never
+        falls between another process's read and write.
+        """
+        with self._lock:
+            try:
+                cursor = self._db.execute(
+                    "INSERT INTO submissions (campaign_id, registration_id, raw, state, "
+                    "claim_owner, claim_until, submitted_by, submitted_at) "
+                    "VALUES (?, ?, ?, 'deciding', ?, ?, ?, ?) "
+                    "ON CONFLICT (campaign_id, registration_id) DO NOTHING",
+                    params,
+                )
+            except sqlite3.Error as exc:
+                raise StoreError(f"service database {str(self.path)!r}: {exc}") from exc
+            return int(cursor.lastrowid or 0) if cursor.rowcount == 1 else None
 
     def finish_decision(
         self,
@@ -334,15 +367,31 @@ class ServiceTables:
     ) -> None:
         """Release a claim once its decision is committed, keep the model calls and service
         info, and log the decision event, in one transaction."""
+        self.finish_decisions(campaign_id, [FinishedDecision(registration_id, calls, info, event)])
+
+    def finish_decisions(self, campaign_id: str, finished: Sequence[FinishedDecision]) -> None:
+        """:meth:`finish_decision` for many registrations, in one transaction."""
+        now = self._now()
         with self._write() as db:
-            db.execute(
+            db.executemany(
                 "UPDATE submissions SET state = 'decided', claim_until = 0, calls = ?, info = ? "
                 "WHERE campaign_id = ? AND registration_id = ?",
-                (json.dumps(calls, default=str), json.dumps(info), campaign_id, registration_id),
+                [
+                    (
+                        json.dumps(f.calls, default=str),
+                        json.dumps(f.info),
+                        campaign_id,
+                        f.registration_id,
+                    )
+                    for f in finished
+                ],
             )
-            db.execute(
+            db.executemany(
                 "INSERT INTO events (campaign_id, kind, data, created_at) VALUES (?, ?, ?, ?)",
-                (campaign_id, "decision", json.dumps(event, default=str), self._now()),
+                [
+                    (campaign_id, "decision", json.dumps(f.event, default=str), now)
+                    for f in finished
+                ],
             )
 
     def release_claim(self, campaign_id: str, registration_id: str) -> None:
@@ -526,6 +575,7 @@ __all__ = [
     "CancellationRow",
     "Claim",
     "EventRow",
+    "FinishedDecision",
     "JobRow",
     "KeyRole",
     "KeyRow",

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
+from igent.service.context import ServiceContext
 from igent.service.deps import Context, Operator, Reader, error_responses
 from igent.service.jobs import parse_batch
 from igent.service.registrations import Filters
+from igent.service.responses import model_response
 from igent.service.routes.campaigns import CampaignId
 from igent.service.routes.jobs import job_public
 from igent.service.schemas import (
@@ -66,10 +68,13 @@ _BATCH_BODY = {
     },
 )
 async def submit_registration(
-    body: RegistrationIn, context: Context, key: Operator, campaign_id: str = CampaignId
-) -> DecisionPublic:
+    request: Request, body: RegistrationIn, key: Operator, campaign_id: str = CampaignId
+) -> Response:
     """Match and price one registration; the booking is committed before the answer."""
-    return await context.registrations.submit(campaign_id, body.raw(), submitted_by=key.key_id)
+    # The context comes from the app, not a dependency: this is the hottest route.
+    context: ServiceContext = request.app.state.context
+    decision = await context.registrations.submit(campaign_id, body.raw(), submitted_by=key.key_id)
+    return model_response(decision)
 
 
 @router.post(
@@ -122,10 +127,10 @@ def list_registrations(
     zip_code: Annotated[str | None, Query(max_length=20)] = None,
     cursor: Annotated[str | None, Query(max_length=400)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-) -> RegistrationPage:
+) -> Response:
     """Return a page of decisions in submission order."""
     filters = Filters(status, supplier_id, reason, zip_code)
-    return context.registrations.page(campaign_id, filters, cursor, limit)
+    return model_response(context.registrations.page(campaign_id, filters, cursor, limit))
 
 
 @router.get(
@@ -140,9 +145,9 @@ def get_registration(
     key: Reader,
     campaign_id: str = CampaignId,
     registration_id: str = RegistrationId,
-) -> DecisionPublic:
+) -> Response:
     """Return one registration's decision."""
-    return context.registrations.get(campaign_id, registration_id)
+    return model_response(context.registrations.get(campaign_id, registration_id))
 
 
 @router.post(
@@ -158,9 +163,10 @@ async def cancel_registration(
     body: CancelRequest | None = None,
     campaign_id: str = CampaignId,
     registration_id: str = RegistrationId,
-) -> DecisionPublic:
+) -> Response:
     """Cancel; the registration may be submitted again afterwards."""
     reason = body.reason if body is not None else ""
-    return await context.registrations.cancel(
+    decision = await context.registrations.cancel(
         campaign_id, registration_id, cancelled_by=key.key_id, reason=reason
     )
+    return model_response(decision)

@@ -1,0 +1,93 @@
+"""Finish the service's decisions in batches, right behind the ledger's group commit.
+
+Once a decision is in the ledger, the service marks its submission decided, keeps the model
+calls and service info, and logs the decision event. :class:`DecisionFinisher` does that for a
+whole group-commit batch in one transaction, on the commit thread, before any request of the
+batch is answered (it is the committer's ``after_commit``): one service transaction per batch
+instead of one per request on the event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from igent.service.calls import CallRecorder
+from igent.store import Decision
+from igent.store.service_tables import FinishedDecision, ServiceTables
+
+
+@dataclass
+class Finishing:
+    """What a request waiting for its decision knows, and what the finisher fills in."""
+
+    registration_id: str
+    """The submission's key (the ledger key differs for an invalid registration)."""
+    offer_version: int
+    deadline_fallback: bool = False
+    done: bool = False
+    calls: list[Any] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class DecisionFinisher:
+    """Finish the committed decisions of one campaign runtime; safe across threads."""
+
+    def __init__(
+        self, tables: ServiceTables, campaign_id: str, recorder: CallRecorder | None
+    ) -> None:
+        self.tables = tables
+        self.campaign_id = campaign_id
+        self.recorder = recorder
+        self._expected: dict[str, Finishing] = {}
+
+    def expect(self, ledger_key: str, finishing: Finishing) -> None:
+        """Finish the decision committed under ``ledger_key`` into ``finishing``."""
+        self._expected[ledger_key] = finishing
+
+    def forget(self, ledger_key: str) -> None:
+        """Stop expecting ``ledger_key`` (its request is answered or failed)."""
+        self._expected.pop(ledger_key, None)
+
+    def after_commit(self, decisions: Sequence[Decision]) -> None:
+        """Finish the decisions of one committed batch in one transaction (commit thread)."""
+        rows = []
+        for decision in decisions:
+            finishing = self._expected.get(decision.registration_id)
+            if finishing is not None:  # else its request gave up (deadline): nobody reads it
+                rows.append((finishing, self._row(decision, finishing)))
+        self._write(rows)
+
+    def finish(self, decision: Decision, finishing: Finishing) -> None:
+        """Finish one decision now, if its batch did not (event loop)."""
+        if not finishing.done:
+            self._write([(finishing, self._row(decision, finishing))])
+
+    def _row(self, decision: Decision, finishing: Finishing) -> FinishedDecision:
+        calls = self.recorder.take(finishing.registration_id) if self.recorder else []
+        info = {
+            "deadline_fallback": finishing.deadline_fallback,
+            "offer_version": finishing.offer_version,
+            # An invalid registration is keyed '#N' in the ledger (see decision_key).
+            "ledger_key": decision.registration_id,
+        }
+        match = decision.payload.get("match") or {}
+        event = {
+            "registration_id": finishing.registration_id,
+            "status": decision.status,
+            "supplier_id": decision.supplier_id,
+            "reason": match.get("reason"),
+            "deadline_fallback": finishing.deadline_fallback,
+        }
+        return FinishedDecision(finishing.registration_id, calls, info, event)
+
+    def _write(self, rows: Sequence[tuple[Finishing, FinishedDecision]]) -> None:
+        if not rows:
+            return
+        self.tables.finish_decisions(self.campaign_id, [row for _, row in rows])
+        for finishing, row in rows:
+            finishing.calls, finishing.info, finishing.done = row.calls, row.info, True
+
+
+__all__ = ["DecisionFinisher", "Finishing"]
