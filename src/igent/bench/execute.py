@@ -14,7 +14,7 @@ import os
 import platform
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -81,6 +81,8 @@ class RunMeasurement:
     calls: list[CallSample]
     summary: dict[str, Any]
     grading: dict[str, Any]
+    sim_usage: dict[str, int] = field(default_factory=dict)
+    """Input tokens the simulator billed during the run, and its prompt-cache share."""
 
     def to_json(self) -> dict[str, Any]:
         """Return every raw number of the run."""
@@ -93,11 +95,17 @@ class RunMeasurement:
             "cpu_s": self.cpu_s,
             "rows": self.rows,
             "calls": [
-                {"duration_s": c.duration_s, "intended_s": c.intended_s, "early": c.stopped_early}
+                {
+                    "duration_s": c.duration_s,
+                    "intended_s": c.intended_s,
+                    "early": c.stopped_early,
+                    "ttft_s": c.ttft_s,
+                }
                 for c in self.calls
             ],
             "summary": self.summary,
             "grading": self.grading,
+            "sim_usage": self.sim_usage,
         }
 
 
@@ -286,6 +294,16 @@ def _stop_sims(processes: Sequence[subprocess.Popen[str]]) -> None:
             process.stdout.close()
 
 
+_USAGE_KEYS = ("billed_requests", "prompt_tokens", "cached_tokens")
+
+
+def sim_usage_between(
+    before: Mapping[str, float | int], after: Mapping[str, float | int]
+) -> dict[str, int]:
+    """The simulator's billed-token counters run up between two ``/sim/stats`` readings."""
+    return {k: int(after.get(k, 0)) - int(before.get(k, 0)) for k in _USAGE_KEYS if k in after}
+
+
 def _label(key: SimKey) -> str:
     return f"sim {key[0]} error rate {key[1]:g}"
 
@@ -316,17 +334,20 @@ def execute_plan(plan: BenchPlan, progress: Progress | None = None) -> BenchRun:
                     progress(f"round {round_index + 1}/{plan.rounds}: {config.name}")
                 slug = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in config.name)
                 run_dir = plan.out_dir / "runs" / f"r{round_index}-{slug}"
-                run.measurements.append(
-                    run_config(
-                        config,
-                        paths,
-                        run_dir,
-                        plan,
-                        urls.get(_sim_key(config)),
-                        references[str(paths.registrations)],
-                        round_index,
-                    )
+                url = urls.get(_sim_key(config))
+                before = fetch_sim_stats(url) if url else {}
+                measurement = run_config(
+                    config,
+                    paths,
+                    run_dir,
+                    plan,
+                    url,
+                    references[str(paths.registrations)],
+                    round_index,
                 )
+                if url:
+                    measurement.sim_usage = sim_usage_between(before, fetch_sim_stats(url))
+                run.measurements.append(measurement)
             # The simulator keeps only its recent sends; keep the worst snapshot per simulator.
             for key, url in urls.items():
                 stats = fetch_sim_stats(url)
