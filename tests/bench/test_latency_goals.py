@@ -44,4 +44,5 @@ def test_latency_matrix_measures_each_switch_and_judges_the_goals(tmp_path: Path
     assert len(latency) == 2
     assert all(t.status == "NOT JUDGED" for t in latency)  # time scale 0.01
     tokens = next(t for name, t in goals.items() if "tokens per registration" in name)
-    assert tokens.status in ("MET", "NOT MET") and "p1m1v0_p2r" in tokens.measured
+    assert tokens.status in ("MET", "NOT MET")
+    assert tokens.measured.startswith("p1m1v0_p2r: ")  # never an ablation row
