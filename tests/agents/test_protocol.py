@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from igent.agents import Task, find_task, load_prompt, parse_task, render_task
+from igent.agents import (
+    PREDECESSOR_VARIANT,
+    Task,
+    find_task,
+    load_prompt,
+    parse_task,
+    render_task,
+)
 from igent.errors import ConfigError
 
 OFFER = {
@@ -121,3 +128,64 @@ def test_pricing_tasks_put_the_suppliers_tiers_before_the_registration() -> None
 
     assert first.index("### SUPPLIER\n") < first.index("### REGISTRATION") <= shared
     assert "9000" in first[:shared] and "R-1" not in first[:shared]
+
+
+MATCH_TASK = Task(
+    kind="match",
+    registration={"RegistrationNumber": "R-1", "Contact_Zip": "55101"},
+    suppliers=[OFFER],
+    capacity=[{"supplier_id": "S1", "used": 1, "capacity": 3, "used_pct": 0.333333}],
+)
+
+
+def test_without_the_diet_a_match_task_sends_the_whole_offers_and_capacity() -> None:
+    dieted, whole = render_task(MATCH_TASK), render_task(MATCH_TASK, diet=False)
+    parsed = parse_task(whole)
+
+    assert "### SUPPLIERS" in whole and "### CAPACITY" in whole and "### CANDIDATES" not in whole
+    assert '"ServiceAreas":["55101"]' in whole and '"CashPrice":9000' in whole
+    assert len(whole) > len(dieted)
+    assert [s["SupplierID"] for s in parsed.suppliers] == ["S1"]
+    assert parsed.capacity_used == {"S1": 1}
+    assert whole.index("### SUPPLIERS") < whole.index("### REGISTRATION")
+
+
+@pytest.mark.parametrize(
+    ("task", "diet", "static_block"),
+    [
+        pytest.param(MATCH_TASK, False, "### SUPPLIERS", id="predecessor-match"),
+        pytest.param(
+            Task(
+                kind="price",
+                registration={"RegistrationNumber": "R-1", "Contact_Zip": "55101"},
+                suppliers=[OFFER],
+                campaign_date=dt.date(2026, 6, 1),
+                match={"supplier_id": "S1"},
+            ),
+            True,
+            "### SUPPLIER\n",
+            id="price",
+        ),
+    ],
+)
+def test_registration_first_order_puts_the_registration_before_the_static_blocks(
+    task: Task, diet: bool, static_block: str
+) -> None:
+    static_first = render_task(task, diet=diet)
+    registration_first = render_task(task, diet=diet, order="registration-first")
+
+    assert static_first.index(static_block) < static_first.index("### REGISTRATION")
+    assert registration_first.index("### REGISTRATION") < registration_first.index(static_block)
+    assert sorted(static_first.splitlines()) == sorted(registration_first.splitlines())
+    assert parse_task(registration_first) == parse_task(static_first)
+
+
+def test_the_dieted_match_task_is_the_same_in_either_order() -> None:
+    # No block of a dieted match task is shared across registrations: nothing to move.
+    assert render_task(MATCH_TASK, order="registration-first") == render_task(MATCH_TASK)
+
+
+def test_the_predecessor_matcher_prompt_reads_suppliers_and_capacity() -> None:
+    prompt = load_prompt("matcher", PREDECESSOR_VARIANT)
+
+    assert "SUPPLIERS" in prompt and "CAPACITY" in prompt and "DATA" in prompt

@@ -117,3 +117,27 @@ def test_usage_reports_cached_tokens_in_stream_and_body(start_sim, task_message)
     assert again["usage"]["prompt_tokens_details"]["cached_tokens"] >= 1_024
     usage_events = [line for line in streamed.splitlines() if '"choices":[]' in line]
     assert len(usage_events) == 1 and '"cached_tokens":' in usage_events[0]
+
+
+def test_structured_output_writes_the_keys_in_the_schema_order(task_message) -> None:
+    from igent.agents.protocol import MATCH_SCHEMA
+
+    schema_format = {"type": "json_schema", "json_schema": {"name": "m", "schema": MATCH_SCHEMA}}
+    body = {"model": "instant", "messages": task_message("match")}
+    config = SimConfig(profile="instant")
+
+    with_schema = plan_reply(
+        ChatRequest.from_body({**body, "response_format": schema_format}),
+        config,
+        random.Random(0),
+        "a",
+    )
+    json_mode = plan_reply(
+        ChatRequest.from_body({**body, "response_format": {"type": "json_object"}}),
+        config,
+        random.Random(0),
+        "b",
+    )
+
+    assert with_schema.text.startswith('{"supplier_id":')
+    assert json_mode.text.startswith('{"registration_id":')

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from igent.agents import PREDECESSOR_VARIANT, load_prompt
 from igent.errors import ModelCallError
 from igent.llm import Attempt, ChatRequest, FakeChatClient, HedgedClient, Usage
 from igent.llm.cache import PROMPT_VERSION_KEY
@@ -247,3 +248,89 @@ def test_the_hedge_switch_is_saved_with_the_run_options() -> None:
 
     assert RunOptions.from_json(options.to_json()) == options
     assert RunOptions().hedge is False
+
+
+def test_the_prompt_switches_are_saved_with_the_run_options() -> None:
+    options = RunOptions(prompt_diet=False, prompt_order="registration-first")
+
+    assert RunOptions.from_json(options.to_json()) == options
+    assert (RunOptions().prompt_diet, RunOptions().prompt_order) == (True, "static-first")
+
+
+def test_without_the_diet_the_matcher_gets_the_predecessors_prompt_and_offers(
+    campaign50: InputPaths, tmp_path: Path
+) -> None:
+    def matcher_request(**options: Any) -> ChatRequest:
+        client = scripted(own_verdict)
+        run(client, "p1m1v0_p2r", campaign50, tmp_path / str(options), max_items=1, **options)
+        return next(r for r in client.requests if r.metadata["role"] == "matcher")
+
+    dieted, whole = matcher_request(), matcher_request(prompt_diet=False)
+
+    assert whole.messages[0]["content"] == load_prompt("matcher", PREDECESSOR_VARIANT)
+    assert "### CANDIDATES" in dieted.messages[1]["content"]
+    assert "### SUPPLIERS" in whole.messages[1]["content"]
+    assert len(whole.messages[1]["content"]) > 2 * len(dieted.messages[1]["content"])
+
+
+def test_registration_first_reorders_the_pricers_task(
+    campaign50: InputPaths, tmp_path: Path
+) -> None:
+    def pricer_task(order: str) -> str:
+        client = scripted(own_verdict)
+        run(client, "p1m1m2c", campaign50, tmp_path / order, max_items=1, prompt_order=order)
+        return next(r for r in client.requests if r.metadata["role"] == "pricer").messages[1][
+            "content"
+        ]
+
+    static_first, registration_first = (
+        pricer_task("static-first"),
+        pricer_task("registration-first"),
+    )
+
+    assert static_first.index("### SUPPLIER\n") < static_first.index("### REGISTRATION")
+    assert registration_first.index("### REGISTRATION") < registration_first.index("### SUPPLIER\n")
+
+
+@dataclasses.dataclass
+class CachedTokens:
+    """Pass calls on and keep each reply's cached prompt tokens (from the usage chunk)."""
+
+    inner: Any
+    cached: list[int] = dataclasses.field(default_factory=list)
+
+    async def complete(self, request: ChatRequest) -> Any:
+        response = await self.inner.complete(request)
+        self.cached.append(response.usage.cached_prompt_tokens)
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+@pytest.mark.parametrize(
+    ("order", "cached"), [("static-first", True), ("registration-first", False)]
+)
+def test_the_simulator_caches_the_predecessors_offers_only_when_they_come_first(
+    order: str, cached: bool, campaign50: InputPaths, tmp_path: Path
+) -> None:
+    # Whole replies (no streaming): the usage of each one carries its cached tokens.
+    options = dataclasses.replace(
+        OPTIONS, prompt_diet=False, prompt_order=order, early_extraction=False, max_items=12
+    )
+
+    async def go(recorder: CachedTokens) -> dict[str, Any]:
+        runner = Runner(constellation("p1m1v0_p2r"), campaign50, options, tmp_path, client=recorder)
+        try:
+            return (await runner.run()).summary
+        finally:
+            await recorder.aclose()
+
+    with open_model("sim:gpt-4o", time_scale=0.0) as client:
+        recorder = CachedTokens(client)
+        summary = asyncio.run(go(recorder))
+
+    assert summary["accuracy"]["final_supplier"] == 1.0
+    assert len(recorder.cached) == 12
+    assert (sum(recorder.cached) >= 1_024) is cached
+    assert (max(recorder.cached) == 0) is not cached

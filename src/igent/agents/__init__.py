@@ -16,12 +16,14 @@ from igent.agents.fields import (
     price_offer,
     registration_fields,
 )
-from igent.agents.prompts import PROMPT_NAMES, PromptName, load_prompt
+from igent.agents.prompts import PREDECESSOR_VARIANT, PROMPT_NAMES, PromptName, load_prompt
 from igent.agents.protocol import (
     DATA_NOTE,
     MATCH_SCHEMA,
+    PROMPT_ORDERS,
     PURCHASE_ORDER_SCHEMA,
     VERDICT_SCHEMA,
+    PromptOrder,
     Task,
     TaskKind,
     capacity_block,
@@ -46,9 +48,12 @@ __all__ = [
     "DATA_NOTE",
     "DEFAULT_MAX_TOKENS",
     "MATCH_SCHEMA",
+    "PREDECESSOR_VARIANT",
     "PROMPT_NAMES",
+    "PROMPT_ORDERS",
     "PURCHASE_ORDER_SCHEMA",
     "PromptName",
+    "PromptOrder",
     "REGISTRATION_FIELDS",
     "Task",
     "TaskKind",

@@ -10,6 +10,8 @@ from igent.errors import ConfigError
 
 PromptName = Literal["matcher", "pricer", "critic_match", "critic_price"]
 PROMPT_NAMES: tuple[PromptName, ...] = ("matcher", "pricer", "critic_match", "critic_price")
+PREDECESSOR_VARIANT = "predecessor"
+"""The matcher prompt as the predecessor sent it, for the ``prompt_diet`` off benchmark row."""
 
 
 def load_prompt(name: PromptName, variant: str = "default", user_dir: Path | None = None) -> str:

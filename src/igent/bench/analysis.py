@@ -12,6 +12,7 @@ import numpy as np
 from igent.bench.execute import BenchRun, RunMeasurement
 from igent.bench.matrix import BASELINE, BenchConfig
 from igent.bench.stats import Estimate, Statistic, bootstrap_ci, statistic
+from igent.llm import cost_usd, resolve_endpoint
 
 PHASE_COLUMNS = (
     "agent_conversation_s",
@@ -20,6 +21,28 @@ PHASE_COLUMNS = (
     "file_write_s",
 )
 STATS: tuple[Statistic, ...] = ("median", "p95", "max")
+
+
+@dataclass(frozen=True)
+class BilledInput:
+    """Per registration: input tokens the simulator billed, the cached ones, and the cost.
+
+    The client cannot see the cached share of a stream it cut before the usage chunk, so
+    these come from the simulator's counters; the cost prices cached input at the endpoint's
+    cached rate and adds the client's output tokens.
+    """
+
+    prompt_tokens_per_reg: float
+    cached_tokens_per_reg: float
+    cost_usd_per_reg: float
+
+    def to_json(self) -> dict[str, float]:
+        """Return the figures as JSON-friendly values."""
+        return {
+            "prompt_tokens_per_reg": self.prompt_tokens_per_reg,
+            "cached_tokens_per_reg": self.cached_tokens_per_reg,
+            "cost_usd_per_reg": self.cost_usd_per_reg,
+        }
 
 
 @dataclass
@@ -48,6 +71,10 @@ class ConfigMetrics:
     capacity_disk_reads: int
     latencies: list[float] = field(repr=False, default_factory=list)
     speedup_p50: Estimate | None = None
+    ttft_ms_median: float | None = None
+    """Median time to the first token the client read, over every call."""
+    billed: BilledInput | None = None
+    """Input tokens as the simulator billed them (cached share included)."""
 
     @property
     def improvement_pct(self) -> float | None:
@@ -81,6 +108,8 @@ class ConfigMetrics:
             "capacity_disk_reads": self.capacity_disk_reads,
             "speedup_p50": self.speedup_p50.to_json() if self.speedup_p50 else None,
             "improvement_pct": self.improvement_pct,
+            "ttft_ms_median": self.ttft_ms_median,
+            "billed": self.billed.to_json() if self.billed else None,
         }
 
 
@@ -104,6 +133,21 @@ def _graded(runs: Sequence[RunMeasurement]) -> tuple[float | None, float | None,
         (checked - wrong) / checked if checked else None,
         graded - correct,
     )
+
+
+def _billed(runs: Sequence[RunMeasurement], rows: Sequence[dict[str, Any]]) -> BilledInput | None:
+    if not rows or not any(m.sim_usage for m in runs):
+        return None
+    prompt = sum(int(m.sim_usage.get("prompt_tokens", 0)) for m in runs)
+    cached = sum(int(m.sim_usage.get("cached_tokens", 0)) for m in runs)
+    completion = sum(int(r["completion_tokens"]) for r in rows)
+    total = cost_usd(resolve_endpoint("sim"), prompt, completion, cached)
+    return BilledInput(prompt / len(rows), cached / len(rows), total / len(rows))
+
+
+def _ttft_ms(runs: Sequence[RunMeasurement]) -> float | None:
+    ttfts = [c.ttft_s for m in runs for c in m.calls if c.ttft_s is not None]
+    return statistics.median(ttfts) * 1000 if ttfts else None
 
 
 def config_metrics(config: BenchConfig, runs: Sequence[RunMeasurement], seed: int) -> ConfigMetrics:
@@ -157,6 +201,8 @@ def config_metrics(config: BenchConfig, runs: Sequence[RunMeasurement], seed: in
         file_writes=sum(int(m.summary.get("file_writes", 0)) for m in runs),
         capacity_disk_reads=sum(int(m.summary.get("capacity_disk_reads", 0)) for m in runs),
         latencies=latencies,
+        ttft_ms_median=_ttft_ms(runs),
+        billed=_billed(runs, rows),
     )
 
 

@@ -14,7 +14,7 @@ import os
 import platform
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -26,6 +26,7 @@ from igent.campaign import generate_campaign, write_campaign
 from igent.errors import ConfigError
 from igent.evaluation import grade_run, reference_for_inputs
 from igent.llm import ChatClient, ChatRequest
+from igent.llm.tokenizer import token_counter
 from igent.rules import RulesRun
 from igent.sim import SimConfig, start_sim_process
 from igent.store import write_json_atomic
@@ -81,6 +82,8 @@ class RunMeasurement:
     calls: list[CallSample]
     summary: dict[str, Any]
     grading: dict[str, Any]
+    sim_usage: dict[str, int] = field(default_factory=dict)
+    """Input tokens the simulator billed during the run, and its prompt-cache share."""
 
     def to_json(self) -> dict[str, Any]:
         """Return every raw number of the run."""
@@ -93,11 +96,17 @@ class RunMeasurement:
             "cpu_s": self.cpu_s,
             "rows": self.rows,
             "calls": [
-                {"duration_s": c.duration_s, "intended_s": c.intended_s, "early": c.stopped_early}
+                {
+                    "duration_s": c.duration_s,
+                    "intended_s": c.intended_s,
+                    "early": c.stopped_early,
+                    "ttft_s": c.ttft_s,
+                }
                 for c in self.calls
             ],
             "summary": self.summary,
             "grading": self.grading,
+            "sim_usage": self.sim_usage,
         }
 
 
@@ -158,22 +167,28 @@ def _sim_key(config: BenchConfig) -> SimKey:
     return (config.profile, config.error_rate)
 
 
-async def _warm_up(client: ChatClient, connections: int) -> None:
+async def _warm_up(client: ChatClient, connections: int, model: str) -> None:
     """Open ``connections`` connections and load the SDK's lazy parts before the clock runs.
 
     A long-running service has them already; without this, every run's first wave of calls
-    would be measured with one-off start-up costs (~100 ms each at concurrency 16).
+    would be measured with one-off start-up costs (~100 ms each at concurrency 16). The
+    model's tokenizer (which estimates the usage of a stream cut before its usage chunk)
+    loads in 1-2 s of CPU on first use: in the first measured registration without this.
     """
+    token_counter(model)
     request = ChatRequest(messages=[{"role": "user", "content": "warm-up"}], stream=True)
     await asyncio.gather(*(client.complete(request) for _ in range(connections)))
 
 
 async def _execute(
-    runner: Runner, client: ChatClient | None, warm_up: ChatClient | None = None
+    runner: Runner,
+    client: ChatClient | None,
+    warm_up: ChatClient | None = None,
+    model: str = "",
 ) -> dict[str, Any]:
     try:
         if warm_up is not None:
-            await _warm_up(warm_up, max(1, runner.options.concurrency))
+            await _warm_up(warm_up, max(1, runner.options.concurrency), model)
         result = await runner.run()
     finally:
         if client is not None:
@@ -218,7 +233,7 @@ def run_config(
             runner = Runner(
                 constellation, paths, options, run_dir, client=recorder, model_info=model_info
             )
-            outcome = asyncio.run(_execute(runner, recorder, warm_up=client))
+            outcome = asyncio.run(_execute(runner, recorder, warm_up=client, model=config.profile))
             calls = recorder.samples
     else:
         runner = Runner(constellation, paths, options, run_dir, model_info=model_info)
@@ -286,6 +301,16 @@ def _stop_sims(processes: Sequence[subprocess.Popen[str]]) -> None:
             process.stdout.close()
 
 
+_USAGE_KEYS = ("billed_requests", "prompt_tokens", "cached_tokens")
+
+
+def sim_usage_between(
+    before: Mapping[str, float | int], after: Mapping[str, float | int]
+) -> dict[str, int]:
+    """The simulator's billed-token counters run up between two ``/sim/stats`` readings."""
+    return {k: int(after.get(k, 0)) - int(before.get(k, 0)) for k in _USAGE_KEYS if k in after}
+
+
 def _label(key: SimKey) -> str:
     return f"sim {key[0]} error rate {key[1]:g}"
 
@@ -316,17 +341,20 @@ def execute_plan(plan: BenchPlan, progress: Progress | None = None) -> BenchRun:
                     progress(f"round {round_index + 1}/{plan.rounds}: {config.name}")
                 slug = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in config.name)
                 run_dir = plan.out_dir / "runs" / f"r{round_index}-{slug}"
-                run.measurements.append(
-                    run_config(
-                        config,
-                        paths,
-                        run_dir,
-                        plan,
-                        urls.get(_sim_key(config)),
-                        references[str(paths.registrations)],
-                        round_index,
-                    )
+                url = urls.get(_sim_key(config))
+                before = fetch_sim_stats(url) if url else {}
+                measurement = run_config(
+                    config,
+                    paths,
+                    run_dir,
+                    plan,
+                    url,
+                    references[str(paths.registrations)],
+                    round_index,
                 )
+                if url:
+                    measurement.sim_usage = sim_usage_between(before, fetch_sim_stats(url))
+                run.measurements.append(measurement)
             # The simulator keeps only its recent sends; keep the worst snapshot per simulator.
             for key, url in urls.items():
                 stats = fetch_sim_stats(url)

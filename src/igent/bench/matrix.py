@@ -119,13 +119,20 @@ BEST_LLM = "p1m1v0_p2r"
 def latency_configs() -> list[BenchConfig]:
     """Issue 13's switches, each turned back on ``p1m1v0_p2r``: what each one is worth.
 
-    The prompt diet and the cache-friendly order have no run-time switch (the old prompt is
-    gone); ``benchmarks/prompt_tokens.py`` measures them.
+    The dieted matcher prompt (~430 tokens) is under the 1,024-token prefix a prompt cache
+    needs, so ``-order`` alone cannot change it; ``-diet -order`` against ``-diet`` measures
+    the cache-friendly order where the static part (the predecessor's offers) is long enough.
     """
     rows: list[tuple[str, dict[str, Any]]] = [
         (f"{BEST_LLM} -schema", {"structured_output": False}),
         (f"{BEST_LLM} -field-stop", {"field_stop": False}),
         (f"{BEST_LLM} +hedge", {"hedge": True}),
+        (f"{BEST_LLM} -diet", {"prompt_diet": False}),
+        (f"{BEST_LLM} -order", {"prompt_order": "registration-first"}),
+        (
+            f"{BEST_LLM} -diet -order",
+            {"prompt_diet": False, "prompt_order": "registration-first"},
+        ),
     ]
     return [BenchConfig(n, BEST_LLM, RunOptions(**s), group="ablation") for n, s in rows]
 

@@ -14,6 +14,7 @@ class CallSample:
     duration_s: float
     intended_s: float | None
     stopped_early: bool
+    ttft_s: float | None = None
 
 
 @dataclass
@@ -28,7 +29,10 @@ class CallRecorder:
         response = await self.inner.complete(request)
         self.samples.append(
             CallSample(
-                response.timing.duration_s, response.intended_latency_s, response.stopped_early
+                response.timing.duration_s,
+                response.intended_latency_s,
+                response.stopped_early,
+                response.timing.ttft_s,
             )
         )
         return response

@@ -92,6 +92,32 @@ def _ablation(metrics: Sequence[ConfigMetrics]) -> list[str]:
     return _table(header, rows)
 
 
+def _prompt_cache(metrics: Sequence[ConfigMetrics]) -> list[str]:
+    rows = []
+    for m in metrics:
+        if m.billed is None:
+            continue
+        b = m.billed
+        share = b.cached_tokens_per_reg / b.prompt_tokens_per_reg if b.prompt_tokens_per_reg else 0
+        rows.append(
+            (
+                m.config.name,
+                f"{m.llm_calls_per_reg:.2f}",
+                _num(m.ttft_ms_median, 1),
+                f"{b.prompt_tokens_per_reg:.0f}",
+                f"{b.cached_tokens_per_reg:.0f} ({share * 100:.0f} %)",
+                f"{b.cost_usd_per_reg:.5f}",
+            )
+        )
+    if not rows:
+        return ["No calls reached a simulator."]
+    header = (
+        "configuration", "LLM calls/reg", "TTFT p50 ms", "input tokens/reg (billed)",
+        "cached tokens/reg", "cost $/reg (cached input at its price)",
+    )  # fmt: skip
+    return _table(header, rows)
+
+
 def _targets(results: Sequence[TargetResult]) -> list[str]:
     return _table(
         ("target", "measured", "verdict", "by how much"),
@@ -187,6 +213,14 @@ def render_report(
         "reference, so capacity-dependent supplier choices (and their POs) can differ without "
         "being wrong; `final sup. %` (validator against the committed state) is the accuracy "
         "to read there.",
+        "",
+        "## Prompt size, prompt cache and time to first token",
+        "",
+        "Input tokens as the simulator billed them, with the share its prompt cache served "
+        "(prefixes of >= 1,024 tokens seen before; a client that cuts a stream never reads the "
+        "usage chunk, so the server's counters are used). TTFT is the client's, over all calls.",
+        "",
+        *_prompt_cache(metrics),
         "",
         "## Ablation (the plan's Expected Results)",
         "",

@@ -44,6 +44,7 @@ def best_llm_config(metrics: Sequence[ConfigMetrics]) -> ConfigMetrics | None:
     Among those that are 100 % right, it is the one whose worst latency ratio against the
     targets (p50 / 1.5 s, p95 / 3.0 s), taken over both its error-free run and its run at
     the target matcher error rate, is lowest: the target asks for both conditions at once.
+    Ablation rows (a switch turned back to its "before") are measurements, not candidates.
     """
     candidates = [
         m
@@ -53,6 +54,7 @@ def best_llm_config(metrics: Sequence[ConfigMetrics]) -> ConfigMetrics | None:
         and m.config.concurrency == 1
         and m.config.error_rate == 0
         and m.config.name != BASELINE
+        and m.config.group != "ablation"
     ]
     if not candidates:
         return None

@@ -32,6 +32,8 @@ class ChatRequest:
     tool_name: str | None
     json_only: bool
     max_tokens: int | None = None
+    key_order: tuple[str, ...] = ()
+    """Top-level properties of the request's JSON schema, in the schema's order."""
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any]) -> ChatRequest:
@@ -49,11 +51,21 @@ class ChatRequest:
             tool_name=_first_function(body.get("tools")),
             json_only=response_format.get("type") in ("json_schema", "json_object"),
             max_tokens=_positive_int(body.get("max_completion_tokens") or body.get("max_tokens")),
+            key_order=_schema_keys(response_format),
         )
 
 
 def _positive_int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def _schema_keys(response_format: Any) -> tuple[str, ...]:
+    """The property names of a ``json_schema`` response format, in the schema's order."""
+    if not isinstance(response_format, dict) or response_format.get("type") != "json_schema":
+        return ()
+    schema = (response_format.get("json_schema") or {}).get("schema") or {}
+    properties = schema.get("properties") if isinstance(schema, dict) else None
+    return tuple(properties) if isinstance(properties, dict) else ()
 
 
 def _first_function(tools: Any) -> str | None:
@@ -178,12 +190,22 @@ def _render(
     malformed: bool,
 ) -> str:
     plain = request.json_only or request.tool_name is not None or not config.prose
+    # Structured output writes the properties in the schema's order (OpenAI's Structured
+    # Outputs guide: "outputs will be produced in the same order as the ordering of keys in
+    # the schema"), so a schema that puts the decision first gets it in the first tokens.
+    answer = _in_schema_order(answer, request.key_order)
     if not malformed:
         if plain:
             return json.dumps(answer, separators=(",", ":"), ensure_ascii=False)
         return wrap_in_prose(role, answer, rng)
     broken = malform(json.dumps(answer, indent=None if plain else 2, ensure_ascii=False), rng)
     return broken if plain else "Here is my answer:\n" + broken
+
+
+def _in_schema_order(answer: Mapping[str, Any], key_order: Sequence[str]) -> dict[str, Any]:
+    """``answer`` with the schema's properties first, in its order, then any others."""
+    first = {key: answer[key] for key in key_order if key in answer}
+    return {**first, **{k: v for k, v in answer.items() if k not in first}}
 
 
 def malform(json_text: str, rng: random.Random) -> str:

@@ -56,6 +56,34 @@ class SendLag:
         }
 
 
+class PromptTally:
+    """Input tokens the simulator billed, and how many of them came from the prompt cache.
+
+    A client that stops reading a stream early never sees the usage chunk, so only the server
+    knows the cached share; benchmarks read these running totals before and after a run.
+    """
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.prompt_tokens = 0
+        self.cached_tokens = 0
+
+    def record(self, plan: ReplyPlan) -> None:
+        """Count a reply that is billed (not a refused request)."""
+        if plan.status_code == 200:
+            self.requests += 1
+            self.prompt_tokens += plan.prompt_tokens
+            self.cached_tokens += plan.cached_tokens
+
+    def summary(self) -> dict[str, int]:
+        """Return the running totals."""
+        return {
+            "billed_requests": self.requests,
+            "prompt_tokens": self.prompt_tokens,
+            "cached_tokens": self.cached_tokens,
+        }
+
+
 CHUNK_OFFSETS_HEADER = "x-sim-chunk-offsets-ms"
 
 
@@ -128,13 +156,14 @@ def create_sim_app(config: SimConfig) -> FastAPI:
     app = FastAPI(title="igent simulator", docs_url=None, redoc_url=None)
     ledger = RequestLedger(config.seed)
     lag = SendLag()
+    tally = PromptTally()
     prefix_cache = (
         PrefixCache(max_entries=config.prompt_cache_entries) if config.prompt_cache else None
     )
 
     @app.get("/v1/sim/stats")
     async def sim_stats() -> dict[str, float | int]:
-        return lag.summary()
+        return {**lag.summary(), **tally.summary()}
 
     @app.get("/v1/models")
     async def list_models() -> dict[str, object]:
@@ -171,6 +200,7 @@ def create_sim_app(config: SimConfig) -> FastAPI:
             request_id=f"chatcmpl-sim{digest[:20]}{seen}",
             prefix_cache=prefix_cache,
         )
+        tally.record(plan)
         return await _respond(plan, chat, start, request, lag)
 
     return app

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Literal, cast
 
+from igent.agents import PromptOrder
 from igent.workflows.constellation import SkipPolicy
 
 CacheMode = Literal["off", "read", "read-write"]
@@ -46,6 +47,10 @@ class RunOptions:
     """Validator-gated matcher: stop reading the stream once supplier_id is complete."""
     hedge: bool = False
     """Send a second request when no first token came by the endpoint's TTFT p90."""
+    prompt_diet: bool = True
+    """Matcher gets candidate rows (off: the predecessor's prompt, whole offers and CAPACITY)."""
+    prompt_order: PromptOrder = "static-first"
+    """Blocks shared across registrations first, for prompt caching (or registration-first)."""
 
     @classmethod
     def baseline(cls, **overrides: object) -> RunOptions:
@@ -86,6 +91,8 @@ class RunOptions:
             "structured_output": self.structured_output,
             "field_stop": self.field_stop,
             "hedge": self.hedge,
+            "prompt_diet": self.prompt_diet,
+            "prompt_order": self.prompt_order,
         }
 
     @classmethod

@@ -196,7 +196,9 @@ class Pipeline:
                     campaign_date=date if kind in ("price", "review_price") else None,
                     incentives=self._incentives if kind in ("price", "review_price") else (),
                     **extra,
-                )
+                ),
+                diet=self.options.prompt_diet,
+                order=self.options.prompt_order,
             )
 
         match_spec = self._spec("match")

@@ -19,7 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from igent.agents import MATCH_SCHEMA, PURCHASE_ORDER_SCHEMA, Agent, load_prompt
+from igent.agents import (
+    MATCH_SCHEMA,
+    PREDECESSOR_VARIANT,
+    PURCHASE_ORDER_SCHEMA,
+    Agent,
+    load_prompt,
+)
 from igent.domain import RegistrationRecord
 from igent.errors import ConfigError, Interrupted
 from igent.llm import ChatClient
@@ -113,7 +119,8 @@ def build_agents(
         # rules do the rest), so the stream is cut once supplier_id closes (issue 13).
         field_stop = options.field_stop and match.critic == "validator"
         stop_after = ("supplier_id",) if stream and field_stop else ()
-        agents.matcher = agent("matcher", "matcher", match.prompt_variant, MATCH_SCHEMA, stop_after)
+        variant = match.prompt_variant if options.prompt_diet else PREDECESSOR_VARIANT
+        agents.matcher = agent("matcher", "matcher", variant, MATCH_SCHEMA, stop_after)
     if match.critic in ("llm", "both") or match.audit:
         agents.match_critic = agent("critic", "critic_match", match.prompt_variant, None)
     if price.answerer == "llm":
