@@ -50,6 +50,25 @@ def make_broker(url: str, options: BrokerOptions | None = None) -> dramatiq.Brok
     )
 
 
+def make_worker(
+    broker: dramatiq.Broker, threads: int, *, queue: str = QUEUE, idle_poll_ms: int = 100
+) -> dramatiq.Worker:
+    """A Dramatiq worker of ``threads`` threads on ``queue``, tuned for many worker processes.
+
+    - It holds no more messages than it has threads (Dramatiq's default is twice as many): a
+      message waiting behind a busy thread of one worker while another worker sits idle makes
+      the last wave of a batch twice as long, and 4 workers lose a quarter of their speed.
+    - An idle consumer polls the queue again within ``idle_poll_ms`` (Dramatiq's default backs
+      off to 1 s), so work sent to idle workers starts at once; the poll is one cheap Redis
+      command per worker.
+    """
+    worker = dramatiq.Worker(
+        broker, worker_threads=threads, queues={queue}, worker_timeout=idle_poll_ms
+    )
+    worker.queue_prefetch = threads  # read when the consumers start, in worker.start()
+    return worker
+
+
 def pending_messages(broker: dramatiq.Broker, queue: str = QUEUE) -> int:
     """Redis: messages sent and not yet acknowledged (queued, delayed or in progress)."""
     from dramatiq.brokers.redis import RedisBroker
@@ -95,4 +114,11 @@ def _last_line(text: object) -> str:
     return lines[-1].strip() if lines else ""
 
 
-__all__ = ["QUEUE", "BrokerOptions", "dead_letters", "make_broker", "pending_messages"]
+__all__ = [
+    "QUEUE",
+    "BrokerOptions",
+    "dead_letters",
+    "make_broker",
+    "make_worker",
+    "pending_messages",
+]
