@@ -313,7 +313,7 @@ def print_report(rows: list[dict[str, Any]], seq: list[dict[str, Any]], counts: 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="40 registrations, 1 and 2 workers")
-    parser.add_argument("--registrations", type=int, default=240)
+    parser.add_argument("--registrations", type=int, default=960)
     parser.add_argument("--workers", default="1,2,4", help="worker counts to run")
     parser.add_argument("--threads", type=int, default=8, help="threads per worker")
     parser.add_argument("--time-scale", type=float, default=1.0)
