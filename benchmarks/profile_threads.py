@@ -19,16 +19,18 @@ from typing import Any
 
 _profiles: list[cProfile.Profile] = []
 _lock = threading.Lock()
-_thread_run = threading.Thread.run
+# Wrapped around the bootstrap rather than ``run``, which Thread subclasses (Dramatiq's
+# worker and consumer threads) override.
+_bootstrap_inner = threading.Thread._bootstrap_inner  # type: ignore[attr-defined]
 
 
-def _profiled_run(self: threading.Thread) -> None:
+def _profiled_bootstrap(self: threading.Thread) -> None:
     profile = cProfile.Profile()
     with _lock:
         _profiles.append(profile)
     profile.enable()
     try:
-        _thread_run(self)
+        _bootstrap_inner(self)
     finally:
         profile.disable()
 
@@ -47,7 +49,7 @@ def _dump(out_dir: Path) -> None:
 
 def main() -> None:
     out_dir = Path(sys.argv[1])
-    threading.Thread.run = _profiled_run  # type: ignore[method-assign]
+    threading.Thread._bootstrap_inner = _profiled_bootstrap  # type: ignore[attr-defined]
     main_profile = cProfile.Profile()
     _profiles.append(main_profile)
     atexit.register(_dump, out_dir)
