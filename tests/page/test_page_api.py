@@ -90,6 +90,40 @@ async def test_summary_counts_matched_no_match_by_reason_cancelled_and_latency(a
     assert 0 < summary["latency_p50_s"] <= summary["latency_p95_s"]
 
 
+async def test_a_cancelled_no_match_counts_as_cancelled_in_summary_table_and_outcomes(app_keys):
+    app, operator, _ = app_keys
+    async with http_for(app, operator) as http:
+        await scarce_campaign(http)
+        table = "/v1/campaigns/demo/registrations:table"
+        refused = (await http.get(table, params={"status": "no_match", "page_size": 1})).json()
+        registration_id = refused["rows"][0]["registration_id"]
+        cancel = f"/v1/campaigns/demo/registrations/{registration_id}:cancel"
+        assert (await http.post(cancel, json={})).json()["status"] == "cancelled"
+        summary = (await http.get("/v1/campaigns/demo/summary")).json()
+        cancelled = (await http.get(table, params={"status": "cancelled"})).json()
+        outcomes = await http.post(
+            "/v1/campaigns/demo/registrations:outcomes",
+            json={"registration_ids": [registration_id]},
+        )
+    assert (summary["matched"], summary["no_match"], summary["cancelled"]) == (12, 37, 1)
+    assert summary["no_match_by_reason"] == {"no_capacity": 37}
+    assert [r["registration_id"] for r in cancelled["rows"]] == [registration_id]
+    assert cancelled["rows"][0]["supplier_id"] is None
+    assert outcomes.json()["by_status"] == {"cancelled": 1}, outcomes.text
+
+
+async def test_summary_counts_the_audit_calls_of_an_audit_campaign(app_keys):
+    app, operator, _ = app_keys
+    async with http_for(app, operator) as http:
+        await create_campaign(http, constellation="p1r_audit", model="mock")
+        for registration in demo_registrations()[:3]:
+            response = await http.post("/v1/campaigns/demo/registrations", json=registration)
+            assert response.json()["audit"] is not None, response.text
+        summary = (await http.get("/v1/campaigns/demo/summary")).json()
+    assert summary["total"] == 3
+    assert summary["llm_calls"] == 3  # the decisions are the rules'; each audit is one call
+
+
 def test_percentile_is_nearest_rank():
     assert percentile([], 0.5) is None
     assert percentile([3.0, 1.0, 2.0, 4.0], 0.5) == 2.0

@@ -75,7 +75,6 @@ def worker_command(
     Each message is acknowledged after its decision is committed to the ledger; a worker killed
     (even with kill -9) leaves its unacknowledged messages to be redelivered to other workers.
     """
-    import dramatiq
 
     from igent.store.backend import open_store
     from igent.store.postgres import redact_url
@@ -87,6 +86,7 @@ def worker_command(
         WorkerSettings,
         declare_actor,
         make_broker,
+        make_worker,
     )
 
     db_url = required_url(db, "IGENT_DATABASE_URL", "--db")
@@ -108,7 +108,7 @@ def worker_command(
     policy = RetryPolicy(max_retries=max_retries, min_backoff_ms=min_backoff_ms)
     declare_actor(dramatiq_broker, lambda: runtime, policy)
     dramatiq_broker.emit_after("process_boot")
-    worker = dramatiq.Worker(dramatiq_broker, worker_threads=threads, queues={QUEUE})
+    worker = make_worker(dramatiq_broker, threads)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

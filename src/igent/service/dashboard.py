@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +24,7 @@ from igent.service.dashboard_schemas import (
     TableRow,
 )
 from igent.store import StoredDecision
+from igent.workflows.report import AuditUsage
 
 # Attribute -> the column name of the offers file, which the operator knows.
 PRICE_COLUMNS = {
@@ -59,12 +60,18 @@ def percentile(values: Sequence[float], fraction: float) -> float | None:
 
 
 def summarize(desk: CampaignDesk, campaign_id: str) -> CampaignSummary:
-    """Count a campaign's decisions by status and reason, with latency and cost."""
+    """Count a campaign's decisions by status and reason, with latency and cost.
+
+    A cancelled registration counts as cancelled whatever it was decided (a NO MATCH too: only
+    a matched one has a booking to free, so only its ledger status changes). Model calls and
+    cost include the audits', which are billed calls outside the decisions' timings.
+    """
     desk.row(campaign_id)
     decisions = list(desk.store.decisions(campaign_id))
-    statuses = Counter(d.status for d in decisions)
+    status_of = _statuses(desk, campaign_id)
+    statuses = Counter(status_of(d) for d in decisions)
     reasons = Counter(
-        str(_match(d).get("reason") or "unknown") for d in decisions if d.status == "no_match"
+        str(_match(d).get("reason") or "unknown") for d in decisions if status_of(d) == "no_match"
     )
     latencies: list[float] = []
     calls = 0
@@ -75,6 +82,9 @@ def summarize(desk: CampaignDesk, campaign_id: str) -> CampaignSummary:
             latencies.append(float(timing["total_s"]))
         calls += int(timing.get("llm_calls") or 0)
         cost += float(timing.get("cost_usd") or 0.0)
+    audits = AuditUsage()
+    for audit in desk.store.audits(campaign_id):
+        audits.add(audit)
     pending = sum(
         job.total - job.done
         for job in desk.tables.unfinished_jobs()
@@ -92,8 +102,8 @@ def summarize(desk: CampaignDesk, campaign_id: str) -> CampaignSummary:
         other={s: n for s, n in sorted(statuses.items()) if s not in main},
         latency_p50_s=percentile(latencies, 0.5),
         latency_p95_s=percentile(latencies, 0.95),
-        llm_calls=calls,
-        cost_usd=round(cost, 6),
+        llm_calls=calls + audits.calls,
+        cost_usd=round(cost + audits.cost_usd, 6),
     )
 
 
@@ -104,7 +114,8 @@ def table(desk: CampaignDesk, campaign_id: str, query: TableQuery) -> Registrati
         desk.store.decisions(campaign_id), key=lambda d: (d.record_index, d.registration_id)
     )
     zip_codes = desk.tables.zip_codes(campaign_id)
-    rows = [_row(d, zip_codes) for d in decisions]
+    status_of = _statuses(desk, campaign_id)
+    rows = [_row(d, status_of(d), zip_codes) for d in decisions]
     reasons = sorted({r.reason for r in rows if r.reason and r.status == "no_match"})
     needle = query.search.strip().lower()
     kept = [
@@ -141,6 +152,7 @@ def outcomes(desk: CampaignDesk, campaign_id: str, registration_ids: Iterable[st
     """Count the decisions of ``registration_ids`` (e.g. the records of one upload)."""
     desk.row(campaign_id)
     by_id = {_registration_id(d): d for d in desk.store.decisions(campaign_id)}
+    status_of = _statuses(desk, campaign_id)
     statuses: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     missing = 0
@@ -149,8 +161,9 @@ def outcomes(desk: CampaignDesk, campaign_id: str, registration_ids: Iterable[st
         if decision is None:
             missing += 1
             continue
-        statuses[decision.status] += 1
-        if decision.status == "no_match":
+        status = status_of(decision)
+        statuses[status] += 1
+        if status == "no_match":
             reasons[str(_match(decision).get("reason") or "unknown")] += 1
     return Outcomes(
         matched=statuses["matched"],
@@ -256,19 +269,33 @@ def _match(decision: StoredDecision) -> dict[str, Any]:
     return match if isinstance(match, dict) else {}
 
 
+def _statuses(desk: CampaignDesk, campaign_id: str) -> Callable[[StoredDecision], str]:
+    """The status the operator sees per decision: ``cancelled`` once its submission is.
+
+    The same rule as the registration's own view (``to_public``): cancelling a NO MATCH frees
+    no booking, so the ledger keeps its status and the service tables record the cancellation.
+    """
+    cancelled = desk.tables.cancelled_ids(campaign_id)
+
+    def status_of(decision: StoredDecision) -> str:
+        return "cancelled" if _registration_id(decision) in cancelled else decision.status
+
+    return status_of
+
+
 def _registration_id(decision: StoredDecision) -> str:
     return str(decision.payload.get("registration_id") or decision.registration_id)
 
 
-def _row(decision: StoredDecision, zip_codes: Mapping[str, str]) -> TableRow:
+def _row(decision: StoredDecision, status: str, zip_codes: Mapping[str, str]) -> TableRow:
     registration_id = _registration_id(decision)
     order = decision.payload.get("purchase_order")
     net = order.get("net_price") if isinstance(order, dict) else None
     return TableRow(
         registration_id=registration_id,
         zip_code=zip_codes.get(registration_id),
-        status=decision.status,
-        supplier_id=decision.supplier_id if decision.status == "matched" else None,
+        status=status,
+        supplier_id=decision.supplier_id if status == "matched" else None,
         reason=_match(decision).get("reason"),
         net_price_eur=float(net) if isinstance(net, int | float) else None,
     )

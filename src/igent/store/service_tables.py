@@ -424,6 +424,14 @@ class ServiceTables:
         )
         return {str(rid): str(zip_code).strip() for rid, zip_code in rows}
 
+    def cancelled_ids(self, campaign_id: str) -> set[str]:
+        """Return the ids of a campaign's registrations whose last submission is cancelled."""
+        rows = self._read(
+            "SELECT registration_id FROM submissions WHERE campaign_id = ? AND state = 'cancelled'",
+            (campaign_id,),
+        )
+        return {str(registration_id) for (registration_id,) in rows}
+
     def audit(self, campaign_id: str, registration_id: str) -> dict[str, Any] | None:
         """Return the ledger's audit verdict for a registration, if any."""
         rows = self._read(

@@ -1,6 +1,7 @@
 """Scale-out workers: Dramatiq actors deciding registrations against a shared ledger.
 
-- :func:`make_broker` builds the broker from a URL (``redis://`` or ``amqp://``);
+- :func:`make_broker` builds the broker from a URL (``redis://`` or ``amqp://``) and
+  :func:`make_worker` the Dramatiq worker that consumes it;
   :func:`declare_actor` declares the one actor, ``decide_registration``.
 - :class:`WorkerRuntime` is one worker process's decider: the ledger Store (PostgreSQL for
   several machines), an event loop shared by the Dramatiq threads, one pipeline per campaign.
@@ -16,7 +17,7 @@ from igent.worker.actors import (
     enqueue,
     registration_message,
 )
-from igent.worker.broker import QUEUE, BrokerOptions, dead_letters, make_broker
+from igent.worker.broker import QUEUE, BrokerOptions, dead_letters, make_broker, make_worker
 from igent.worker.limiter import SharedRateLimiter
 from igent.worker.runtime import GiveUp, TransientFailure, WorkerRuntime, WorkerSettings
 from igent.worker.spec import CampaignSpec, publish_spec, read_spec
@@ -36,6 +37,7 @@ __all__ = [
     "declare_actor",
     "enqueue",
     "make_broker",
+    "make_worker",
     "publish_spec",
     "read_spec",
     "registration_message",

@@ -50,6 +50,27 @@ def make_broker(url: str, options: BrokerOptions | None = None) -> dramatiq.Brok
     )
 
 
+def make_worker(
+    broker: dramatiq.Broker, threads: int, *, queue: str = QUEUE, idle_poll_ms: int = 100
+) -> dramatiq.Worker:
+    """A Dramatiq worker of ``threads`` threads on ``queue``, tuned for many worker processes.
+
+    - It holds at most a quarter more messages than it has threads (Dramatiq's default is
+      twice as many): messages waiting behind the busy threads of one worker while another
+      worker sits idle stretch the last wave of a batch, so 4 workers lost a quarter of their
+      speed on 240 registrations. The few spare messages keep a freed thread from waiting for
+      the next fetch (a consumer with nothing to fetch backs off up to ``idle_poll_ms``).
+    - An idle consumer polls the queue again within ``idle_poll_ms`` (Dramatiq's default backs
+      off to 1 s), so work sent to idle workers starts at once; the poll is one cheap Redis
+      command per worker.
+    """
+    worker = dramatiq.Worker(
+        broker, worker_threads=threads, queues={queue}, worker_timeout=idle_poll_ms
+    )
+    worker.queue_prefetch = threads + max(1, threads // 4)  # read by worker.start()
+    return worker
+
+
 def pending_messages(broker: dramatiq.Broker, queue: str = QUEUE) -> int:
     """Redis: messages sent and not yet acknowledged (queued, delayed or in progress)."""
     from dramatiq.brokers.redis import RedisBroker
@@ -95,4 +116,11 @@ def _last_line(text: object) -> str:
     return lines[-1].strip() if lines else ""
 
 
-__all__ = ["QUEUE", "BrokerOptions", "dead_letters", "make_broker", "pending_messages"]
+__all__ = [
+    "QUEUE",
+    "BrokerOptions",
+    "dead_letters",
+    "make_broker",
+    "make_worker",
+    "pending_messages",
+]

@@ -61,6 +61,8 @@ class _Campaign:
     capacity: CapacityState
     pipeline: Pipeline
     committer: GroupCommitter
+    supplier_capacity: dict[str, int]
+    refreshed_at: float = float("-inf")
 
 
 @dataclass
@@ -71,7 +73,12 @@ class WorkerSettings:
     sim_base_url: str | None = None
     redis_url: str | None = None
     commit_batch: int = 32
-    commit_delay_s: float = 0.005
+    commit_delay_s: float = 0.0
+    """0: a batch is what finished while the previous batch was being written, no waiting."""
+    capacity_refresh_s: float = 0.25
+    """Re-read the durable supplier counts at most this often while every supplier has room."""
+    capacity_slack: int = 64
+    """A supplier with fewer free units than this has its counts re-read for every message."""
     model_timeout_s: float = 60.0
 
 
@@ -154,8 +161,8 @@ class WorkerRuntime:
         if existing is not None and existing.status in FINAL_STATUSES:
             return "already_decided"  # a redelivered or duplicated message
         campaign = await self._campaign(campaign_id, str(message.get("spec", "")))
-        for _ in range(MAX_CONFLICT_REDOS + 1):
-            await asyncio.to_thread(campaign.capacity.refresh)  # other workers book too
+        for attempt in range(MAX_CONFLICT_REDOS + 1):
+            await self._refresh(campaign, force=attempt > 0)  # other workers book too
             if is_skipped(record, frozenset(s.casefold() for s in campaign.spec.skip_status)):
                 outcome = campaign.pipeline.skipped(record)
             else:
@@ -187,6 +194,23 @@ class WorkerRuntime:
             f"registration {key!r}: its supplier filled up under it {MAX_CONFLICT_REDOS + 1} "
             "times in a row (other workers booking the same campaign); retried later"
         )
+
+    async def _refresh(self, campaign: _Campaign, *, force: bool) -> None:
+        """Re-read the campaign's durable supplier counts when they may have gone stale.
+
+        Reading them for every message is a ledger round trip per registration. While every
+        supplier has ``capacity_slack`` free units, counts up to ``capacity_refresh_s`` old
+        cannot oversell anything: the booking is one atomic statement, and a booking refused
+        there (a conflict) forces a re-read and a redo.
+        """
+        now = time.monotonic()
+        if not force and now - campaign.refreshed_at < self.settings.capacity_refresh_s:
+            used, _ = campaign.capacity.snapshot()
+            slack = self.settings.capacity_slack
+            if all(c - used.get(s, 0) >= slack for s, c in campaign.supplier_capacity.items()):
+                return
+        campaign.refreshed_at = now
+        await asyncio.to_thread(campaign.capacity.refresh)
 
     def record_failure(self, message: Mapping[str, Any], reason: str) -> None:
         """Commit a ``failed`` decision naming ``reason`` (a message sent to the dead letters)."""
@@ -249,7 +273,8 @@ class WorkerRuntime:
             batch_size=self.settings.commit_batch,
             max_delay_s=self.settings.commit_delay_s,
         )
-        return _Campaign(spec, digest, capacity, pipeline, committer)
+        supplier_capacity = {s.supplier_id: s.capacity for s in offers.suppliers}
+        return _Campaign(spec, digest, capacity, pipeline, committer, supplier_capacity)
 
     def _client(self, spec: str | None) -> ChatClient:
         if self.client is not None:

@@ -118,15 +118,43 @@ def write_final_outputs(
     return 4
 
 
-def write_audits(store: Store, campaign_id: str, run_id: str, run_dir: Path) -> dict[str, Any]:
-    """Write audits.jsonl from the ledger (when there are audits); return their counts.
+@dataclass
+class AuditUsage:
+    """What audit calls cost: each stored audit is one billed model call, whatever its verdict.
 
-    Audit calls are billed like any other model call, so their tokens, cost and time are
-    summed here too (they are off the registrations' critical path, not in their timings).
+    Audit calls are off the registrations' critical path, so they are not in the decisions'
+    timings; the run summary and the service's campaign summary add them from here.
     """
+
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    duration_s: float = 0.0
+
+    def add(self, audit: Mapping[str, Any]) -> None:
+        """Count one stored audit."""
+        self.calls += 1
+        self.prompt_tokens += int(audit.get("prompt_tokens") or 0)
+        self.completion_tokens += int(audit.get("completion_tokens") or 0)
+        self.cost_usd += float(audit.get("cost_usd") or 0.0)
+        self.duration_s += float(audit.get("duration_s") or 0.0)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The usage as the run summary writes it (cost and time rounded)."""
+        return {
+            "calls": self.calls,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "cost_usd": round(self.cost_usd, 6),
+            "duration_s": round(self.duration_s, 6),
+        }
+
+
+def write_audits(store: Store, campaign_id: str, run_id: str, run_dir: Path) -> dict[str, Any]:
+    """Write audits.jsonl from the ledger (when there are audits); return their counts and usage."""
     completed = errors = 0
-    usage = {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0}
-    duration_s = 0.0
+    usage = AuditUsage()
     disagreements: list[dict[str, Any]] = []
     audits = store.audits(campaign_id, run_id)
     first = next(audits, None)
@@ -134,24 +162,18 @@ def write_audits(store: Store, campaign_id: str, run_id: str, run_dir: Path) -> 
         with atomic_writer(run_dir / "audits.jsonl") as handle:
             for audit in _chain(first, audits):
                 handle.write(json.dumps(audit) + "\n")
-                usage["calls"] += 1
-                usage["prompt_tokens"] += int(audit.get("prompt_tokens") or 0)
-                usage["completion_tokens"] += int(audit.get("completion_tokens") or 0)
-                usage["cost_usd"] += float(audit.get("cost_usd") or 0.0)
-                duration_s += float(audit.get("duration_s") or 0.0)
+                usage.add(audit)
                 if audit.get("approved") is None:
                     errors += 1
                 else:
                     completed += 1
                     if audit.get("approved") is False:
                         disagreements.append(audit)
-    usage["cost_usd"] = round(float(usage["cost_usd"]), 6)
     return {
         "completed": completed,
         "disagreements": disagreements,
         "errors": errors,
-        **usage,
-        "duration_s": round(duration_s, 6),
+        **usage.as_dict(),
     }
 
 
