@@ -252,3 +252,45 @@ def test_profile_option_writes_cprofile_stats(tmp_path: Path) -> None:
                  "--profile", str(stats_file), "--quiet") == 0  # fmt: skip
     functions = {f"{fn[0]}:{fn[2]}" for fn in pstats.Stats(str(stats_file)).stats}  # type: ignore[attr-defined]
     assert any("decide_match" in name for name in functions)
+
+
+def test_latency_switches_reach_the_run_and_the_matchers_request(tmp_path: Path) -> None:
+    demo = demo_campaign_paths()
+    common = (
+        "--registrations", str(demo["registrations"]), "--offers", str(demo["offers"]),
+        "--incentives", str(demo["incentives"]), "--max-items", "2", "--quiet",
+        "--campaign-date", "2026-06-01", "--model", "mock",
+    )  # fmt: skip
+    diet, old = tmp_path / "diet", tmp_path / "old"
+    assert igent("run", "p1m1v0_p2r", *common, "--out", str(diet)) == 0
+    status = igent(
+        "run", "p1m1v0_p2r", *common, "--out", str(old), "--predecessor-prompt",
+        "--prompt-order", "registration-first", "--prompt-only-json", "--no-field-stop",
+    )  # fmt: skip
+
+    assert status == 0
+    options = json.loads((old / "run.json").read_text())["options"]
+    assert options["prompt_diet"] is False
+    assert options["prompt_order"] == "registration-first"
+    assert options["structured_output"] is False
+    assert options["field_stop"] is False
+    defaults = json.loads((diet / "run.json").read_text())["options"]
+    assert (defaults["prompt_diet"], defaults["prompt_order"]) == (True, "static-first")
+
+    def first_prompt(run_dir: Path) -> str:
+        call = json.loads((run_dir / "transcripts.jsonl").read_text().splitlines()[0])
+        return "\n".join(m["content"] for m in call["request"]["messages"])
+
+    # the predecessor's prompt carries whole offers: every price tier of the serving suppliers
+    assert "ProductPrices" in first_prompt(old)
+    assert "ProductPrices" not in first_prompt(diet)
+    assert len(first_prompt(old)) > 2 * len(first_prompt(diet))
+
+
+def test_an_unknown_prompt_order_is_refused_naming_the_flag(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = igent("run", "p1m1v0_p2r", "--prompt-order", "random", "--out", str(tmp_path))
+
+    assert status != 0
+    assert "--prompt-order 'random'" in capsys.readouterr().err

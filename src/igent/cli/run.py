@@ -87,6 +87,10 @@ _OPTION_FLAGS = {
     "deadline": "deadline_s",
     "trust_model": "trust_model",
     "hedge": "hedge",
+    "structured_output": "structured_output",
+    "field_stop": "field_stop",
+    "prompt_diet": "prompt_diet",
+    "prompt_order": "prompt_order",
 }
 _MODEL_FLAGS = {"model": "spec", "time_scale": "time_scale", "sim_error_rate": "sim_error_rate",
                 "seed": "seed"}  # fmt: skip
@@ -217,6 +221,31 @@ def run_command(
             help="Send a second request when no first token came by the endpoint's TTFT p90.",
         ),
     ] = False,
+    structured_output: Annotated[
+        bool | None,
+        Opt(
+            "--structured-output/--prompt-only-json",
+            help="Send the answer's JSON schema where the endpoint supports it.",
+        ),
+    ] = None,
+    field_stop: Annotated[
+        bool | None,
+        Opt(
+            "--field-stop/--no-field-stop",
+            help="Validator-gated matcher: stop reading once supplier_id is complete.",
+        ),
+    ] = None,
+    prompt_diet: Annotated[
+        bool | None,
+        Opt(
+            "--prompt-diet/--predecessor-prompt",
+            help="Matcher gets candidate rows, not whole offers (the predecessor's prompt).",
+        ),
+    ] = None,
+    prompt_order: Annotated[
+        str | None,
+        Opt(help="static-first (cacheable prefix, default) or registration-first."),
+    ] = None,
     quiet: Annotated[bool, Opt(help="No progress bar.")] = False,
     timings: Annotated[bool, Opt(help="Also print the per-registration latency table.")] = False,
     campaign: Annotated[
@@ -290,6 +319,10 @@ def run_command(
         raise ConfigError(f"--critic-skip {critic_skip!r}: expected never, valid_json or validated")
     if cache not in (None, "off", "read", "read-write"):
         raise ConfigError(f"--cache {cache!r}: expected off, read or read-write")
+    if prompt_order not in (None, "static-first", "registration-first"):
+        raise ConfigError(
+            f"--prompt-order {prompt_order!r}: expected static-first or registration-first"
+        )
     # one set of switch values, for a fresh run and for checking a resume's flags against
     overrides: dict[str, Any] = {
         "parallel_loading": parallel_loading,
@@ -305,6 +338,10 @@ def run_command(
         "deadline_s": deadline,
         "trust_model": trust_model or None,
         "hedge": hedge or None,
+        "structured_output": structured_output,
+        "field_stop": field_stop,
+        "prompt_diet": prompt_diet,
+        "prompt_order": prompt_order,
     }
     if resume is not None:
         config = read_run_config(resume)
