@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -27,20 +26,6 @@ from tests.support.services import empty_ledger
 pytestmark = pytest.mark.slow
 REGISTRATIONS = 60
 CAPACITY = 4  # per supplier: 16 units for 60 registrations, scarce
-
-
-@pytest.fixture
-def namespace(redis_url: str) -> Iterator[str]:
-    """A Redis key prefix of this test only; its keys are deleted afterwards."""
-    import redis
-
-    name = f"igent-test-{uuid.uuid4().hex[:8]}"
-    yield name
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(f"{name}:*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
 
 
 @pytest.fixture

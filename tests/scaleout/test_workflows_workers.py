@@ -7,11 +7,7 @@ import os
 import signal
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from igent.store.backend import open_store
 from tests.support.factories import make_registration, make_supplier
@@ -20,20 +16,6 @@ from tests.support.services import empty_ledger
 
 def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-
-
-@pytest.fixture
-def namespace(redis_url: str) -> Iterator[str]:
-    """A Redis key prefix of this test only; its keys are deleted afterwards."""
-    import redis
-
-    name = f"igent-test-{uuid.uuid4().hex[:8]}"
-    yield name
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(f"{name}:*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
 
 
 def test_workflows_with_workers_enqueues_waits_and_reports(

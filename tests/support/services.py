@@ -97,6 +97,20 @@ def redis_url() -> str:
     return REDIS_URL
 
 
+@pytest.fixture
+def namespace(redis_url: str) -> Iterator[str]:
+    """A Redis key prefix of this test only (queues, limiter); its keys are deleted afterwards."""
+    import redis
+
+    name = f"igent-test-{uuid.uuid4().hex[:8]}"
+    yield name
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(f"{name}:*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
 LEDGER_TABLES = "campaigns, suppliers, decisions, audits, meta"
 # The service tables of 0002 are emptied too (the service runs on PostgreSQL as well).
 SERVICE_TABLES = (

@@ -10,11 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from igent.store import Store
 from igent.store.backend import open_store
@@ -97,20 +93,6 @@ def _wait(condition: object, what: str, timeout_s: float = 120.0) -> None:
     while not condition():  # type: ignore[operator]
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.1)
-
-
-@pytest.fixture
-def namespace(redis_url: str) -> Iterator[str]:
-    """A Redis key prefix of this test only; its keys are deleted afterwards."""
-    import redis
-
-    name = f"igent-test-{uuid.uuid4().hex[:8]}"
-    yield name
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(f"{name}:*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
 
 
 def _decided(store: Store) -> int:
