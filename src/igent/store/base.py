@@ -54,9 +54,13 @@ class Decision:
         )
 
 
+# Built once: ``json.dumps`` with options builds a new encoder on every call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
+
+
 def encode_json(value: Any) -> str:
     """Encode one output value on one line (the ledger's and the JSONL files' encoding)."""
-    return json.dumps(value, ensure_ascii=False, default=str)
+    return _ENCODER.encode(value)
 
 
 @dataclass(frozen=True)

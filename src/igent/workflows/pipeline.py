@@ -56,6 +56,7 @@ MODEL_FIELDS = frozenset(
     if name not in FREE_TEXT_FIELDS
 )
 PO_FIELDS = ("supplier_id", "total_price")
+PRICE_CACHE_LIMIT = 100_000
 
 
 @dataclass
@@ -78,8 +79,26 @@ class _Booking:
     rules: MatchDecision
     used: dict[str, int]
     message: str
-    order: PurchaseOrder | None = None
+    order: _Priced | None = None
     """The rules' purchase order for ``supplier_id``, priced once while booking."""
+
+
+@dataclass(frozen=True)
+class _Priced:
+    """The rules' purchase order as output JSON, without its registration id (shared)."""
+
+    answer: dict[str, Any]
+    lines: list[dict[str, Any]]
+
+    @classmethod
+    def from_order(cls, order: PurchaseOrder) -> _Priced:
+        answer = purchase_order_answer(order)
+        del answer["registration_id"]
+        return cls(answer, [line.model_dump() for line in order.lines])
+
+    def for_registration(self, registration_id: str) -> dict[str, Any]:
+        """Return the PO answer of ``registration_id`` (``purchase_order_answer``'s order)."""
+        return {"registration_id": registration_id, **self.answer}
 
 
 @dataclass
@@ -127,6 +146,9 @@ class Pipeline:
         self.clock = clock
         self.commit_lock = asyncio.Lock()
         self._incentives = incentive_block(engine.incentives)
+        # Rules orders as output JSON by the engine's price key: a repeated shape (panels,
+        # batteries, payment, income class, incentives) costs a lookup (bounded).
+        self._priced: dict[Any, _Priced] = {}
         # Audits run off the critical path but share the endpoint: never all at once.
         self._audit_slots = asyncio.Semaphore(self._audit_limit())
         self.fatal: ModelCallError | None = None
@@ -256,8 +278,10 @@ class Pipeline:
         p2: PhaseResult | None = None
         phase2_started = self.clock()
         if supplier_id is not None and record.registration is not None:
-            expected_po = booking.order or self.engine.price(record.registration, supplier_id)
-            rules_po = purchase_order_answer(expected_po)
+            expected_po = booking.order or _Priced.from_order(
+                self.engine.price(record.registration, supplier_id)
+            )
+            rules_po = expected_po.for_registration(record.registration_id)
             price_spec = self._spec("price")
             p2 = _rules_phase(price_spec, rules_po) or await deadline.run(
                 PhaseJob(
@@ -295,7 +319,7 @@ class Pipeline:
             assert p2.answer is not None
             purchase_order = {**p2.answer, "source": p2.source}
             if p2.source in RULES_SOURCES:
-                purchase_order["lines"] = [line.model_dump() for line in expected_po.lines]
+                purchase_order["lines"] = expected_po.lines
                 if note := _fallback_note(p2, p2.source):
                     purchase_order["message"] = note
         timing.phase2_s = self.clock() - phase2_started
@@ -487,14 +511,22 @@ class Pipeline:
         chosen = [c for c in rules.candidates if c.outcome == "chosen"]
         return [f"{c.supplier_id!r} has the {c.reason}" for c in chosen] or [rules.message]
 
-    def _price(self, record: RegistrationRecord, supplier_id: str) -> PurchaseOrder | None:
+    def _price(self, record: RegistrationRecord, supplier_id: str) -> _Priced | None:
         """Return the rules' purchase order with ``supplier_id``, or None if it cannot price."""
-        if record.registration is None or self.engine.supplier(supplier_id) is None:
+        registration = record.registration
+        if registration is None or self.engine.supplier(supplier_id) is None:
             return None
+        key = self.engine.price_key(registration, supplier_id)
+        priced = self._priced.get(key)
+        if priced is not None:
+            return priced
         try:
-            return self.engine.price(record.registration, supplier_id)
+            priced = _Priced.from_order(self.engine.price(registration, supplier_id))
         except ValueError:
             return None
+        if len(self._priced) < PRICE_CACHE_LIMIT:
+            self._priced[key] = priced
+        return priced
 
 
 def match_answer_from(match: Mapping[str, Any]) -> dict[str, Any]:
