@@ -39,7 +39,14 @@ from igent.store.capacity_state import CapacityState
 from igent.store.committer import CommitStats, GroupCommitter
 from igent.store.ledger import Ledger
 from igent.store.lock import RunLock
-from igent.store.outputs import JsonListWriter, OutputLog
+from igent.store.outputs import (
+    MATCHES_LOG,
+    ORDERS_LOG,
+    JsonListWriter,
+    OutputLog,
+    copy_as_json_list,
+    output_row,
+)
 from igent.store.sqlite import SqliteStore
 
 __all__ = [
@@ -54,6 +61,8 @@ __all__ = [
     "GroupCommitter",
     "JsonListWriter",
     "Ledger",
+    "MATCHES_LOG",
+    "ORDERS_LOG",
     "OutputLog",
     "OutputRow",
     "RETRIED_STATUSES",
@@ -64,7 +73,9 @@ __all__ = [
     "StoredDecision",
     "SupplierCapacity",
     "atomic_writer",
+    "copy_as_json_list",
     "encode_json",
+    "output_row",
     "write_json_atomic",
     "write_text_atomic",
 ]
