@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,7 @@ import pytest
 
 from igent.campaign.loader import load_incentives, load_offers, load_registrations
 from igent.rules import RulesEngine
-from igent.store import OutputLog, SqliteStore
+from igent.store import OutputLog, SqliteStore, encode_json
 from igent.workflows import InputPaths, read_run_config, report, runner
 from igent.workflows.report import SummaryBuilder, write_final_outputs
 from tests.workflows.conftest import CAMPAIGN_DATE
@@ -69,6 +70,9 @@ def test_a_fresh_run_builds_the_same_documents_as_the_ledger_pass(
     assert summary["timing"] == builder.timing()
     assert summary["accuracy"] == builder.accuracy()
     assert not list(run_dir.glob(".*.tmp"))
+    # orders encoded once per shape read exactly as encoding each order would
+    lines = (run_dir / "pos.jsonl").read_text(encoding="utf-8").splitlines()
+    assert lines and all(encode_json(json.loads(line)) == line for line in lines)
 
 
 def test_a_run_whose_log_is_out_of_record_order_builds_its_documents_from_the_ledger(

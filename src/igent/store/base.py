@@ -54,12 +54,28 @@ class Decision:
         )
 
 
+class EncodedDict(dict[str, Any]):
+    """A JSON object that comes with its encoding (``text``), e.g. from a cache of shapes.
+
+    Everything else sees a plain dict; :func:`encode_json` returns ``text`` for it. Whoever
+    builds one vouches that ``text`` is what encoding the dict would give (and mutates neither).
+    """
+
+    __slots__ = ("text",)
+
+    def __init__(self, items: Mapping[str, Any], text: str) -> None:
+        super().__init__(items)
+        self.text = text
+
+
 # Built once: ``json.dumps`` with options builds a new encoder on every call.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
 
 
 def encode_json(value: Any) -> str:
     """Encode one output value on one line (the ledger's and the JSONL files' encoding)."""
+    if type(value) is EncodedDict:
+        return value.text
     return _ENCODER.encode(value)
 
 

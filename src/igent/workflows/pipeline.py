@@ -23,7 +23,7 @@ from igent.domain import NO_MATCH_FOUND, MatchDecision, Registration, Registrati
 from igent.errors import ModelCallError, StoreError
 from igent.llm import ChatClient
 from igent.rules import RulesEngine, is_no_match, validate_match, validate_purchase_order
-from igent.store import CapacityState
+from igent.store import CapacityState, EncodedDict, encode_json
 from igent.workflows.booking import (
     RULES_SOURCES,
     Stop,
@@ -89,6 +89,8 @@ class _Priced:
 
     answer: dict[str, Any]
     lines: list[dict[str, Any]]
+    _tails: dict[str, str] = field(default_factory=dict)
+    """Encoded output PO after its registration id, by answer source."""
 
     @classmethod
     def from_order(cls, order: PurchaseOrder) -> _Priced:
@@ -99,6 +101,17 @@ class _Priced:
     def for_registration(self, registration_id: str) -> dict[str, Any]:
         """Return the PO answer of ``registration_id`` (``purchase_order_answer``'s order)."""
         return {"registration_id": registration_id, **self.answer}
+
+    def output(self, registration_id: str, source: str) -> EncodedDict:
+        """Return the output PO of ``registration_id`` with its JSON, the rest encoded once."""
+        tail = self._tails.get(source)
+        if tail is None:
+            # encode_json({...}) is "{" + items joined by ", ": drop the brace, keep the rest
+            tail = encode_json({**self.answer, "source": source, "lines": self.lines})[1:]
+            self._tails[source] = tail
+        order = {**self.for_registration(registration_id), "source": source, "lines": self.lines}
+        text = '{"registration_id": ' + encode_json(registration_id) + ", " + tail
+        return EncodedDict(order, text)
 
 
 @dataclass
@@ -317,11 +330,15 @@ class Pipeline:
                 timing.phase2_s = self.clock() - phase2_started
                 return self._unfinished(record, rules_now, timing, started, p1, p2, stop)
             assert p2.answer is not None
-            purchase_order = {**p2.answer, "source": p2.source}
-            if p2.source in RULES_SOURCES:
-                purchase_order["lines"] = expected_po.lines
-                if note := _fallback_note(p2, p2.source):
-                    purchase_order["message"] = note
+            note = _fallback_note(p2, p2.source) if p2.source in RULES_SOURCES else ""
+            if p2.source in RULES_SOURCES and not note and p2.answer is rules_po:
+                purchase_order = expected_po.output(record.registration_id, p2.source)
+            else:
+                purchase_order = {**p2.answer, "source": p2.source}
+                if p2.source in RULES_SOURCES:
+                    purchase_order["lines"] = expected_po.lines
+                    if note:
+                        purchase_order["message"] = note
         timing.phase2_s = self.clock() - phase2_started
         timing.total_s = self.clock() - started
         grading = grade_match(self.engine, record, p1, p2, match, booking.used, purchase_order)
