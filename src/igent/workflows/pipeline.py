@@ -287,7 +287,7 @@ class Pipeline:
                 match["reason"] = "llm_no_match"
                 match["message"] = booking.message or f"the model answered {NO_MATCH_FOUND}"
 
-        purchase_order = None
+        purchase_order: dict[str, Any] | None = None
         p2: PhaseResult | None = None
         phase2_started = self.clock()
         if supplier_id is not None and record.registration is not None:
