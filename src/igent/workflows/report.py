@@ -105,7 +105,8 @@ class SummaryBuilder:
 
 
 def _timing_row(timing: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: round(v, 6) if isinstance(v, float) else v for k, v in timing.items()}
+    # most columns are 0.0 on the rules path, and round(0.0, 6) is 0.0: skip the call
+    return {k: round(v, 6) if v and isinstance(v, float) else v for k, v in timing.items()}
 
 
 _ENCODE_ROW = json.JSONEncoder().encode  # json.dumps's defaults, built once
