@@ -3,7 +3,8 @@
 A run holds its ledger's lock for its whole length. Registrations are streamed from the file
 and pulled by a fixed number of worker coroutines; each finished decision joins a group
 commit (booking and decision in one transaction), and only a committed registration counts
-as done. The final documents are assembled once at the end by streaming the ledger.
+as done. The final documents are assembled once: a fresh run builds them as its batches
+commit (``LiveDocuments``), a resume by streaming the ledger at the end.
 """
 
 from __future__ import annotations
