@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from igent.errors import StoreError
-from igent.store import Decision, Store
+from igent.store import Decision, SqliteStore, Store
 from tests.store.conftest import CAMPAIGN, Opener
 
 
@@ -232,3 +233,15 @@ def test_migrations_are_applied_once_and_recorded(open_ledger: Opener) -> None:
     again = open_ledger()
     assert again.campaigns() == [CAMPAIGN]
     assert again.schema_version() == first.schema_version()  # type: ignore[attr-defined]
+
+
+def test_sqlite_counts_one_runs_decisions_from_its_index(tmp_path: Path) -> None:
+    with SqliteStore(tmp_path / "ledger.sqlite") as ledger:
+        ledger.ensure_campaign(CAMPAIGN)
+        ledger.set_suppliers(CAMPAIGN, [("A", 5)])
+        ledger.commit(CAMPAIGN, "run1", [decision("R1", "A"), decision("R2", None, "failed")])
+        ledger.commit(CAMPAIGN, "run2", [decision("R3", "A", index=2)])
+
+        assert ledger.run_rows(CAMPAIGN, "run1") == 2
+        assert ledger.run_rows(CAMPAIGN, "run2") == 1
+        assert ledger.run_rows(CAMPAIGN, "run3") == 0

@@ -259,6 +259,15 @@ class SqliteStore:
                 ((index, campaign_id, rid, index) for rid, index in indexes),
             )
 
+    def run_rows(self, campaign_id: str, run_id: str) -> int:
+        """Count one run's decisions (from the run index alone: no row is read)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT COUNT(*) FROM decisions WHERE campaign_id = ? AND run_id = ?",
+                (campaign_id, run_id),
+            ).fetchone()
+        return int(row[0])
+
     def counts(self, campaign_id: str, run_id: str | None = None) -> DecisionCounts:
         """Count decisions by status, and matched decisions per supplier."""
         where, params = "campaign_id = ?", [campaign_id]

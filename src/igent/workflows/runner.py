@@ -398,11 +398,10 @@ class Runner:
         log: OutputLog | None = None,
         live: LiveDocuments | None = None,
     ) -> dict[str, Any]:
-        counts = store.counts(self.campaign_id, self.run_id)
         if (
             live is not None
             and log is not None
-            and live.finish(log, sum(counts.by_status.values()))
+            and live.finish(log, store.run_rows(self.campaign_id, self.run_id))
         ):
             builder, files = live.builder, 4
         else:
