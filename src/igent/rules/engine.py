@@ -19,8 +19,8 @@ from igent.rules.incentives import IncentivePlan
 from igent.rules.matching import SupplierIndex, decide_match
 from igent.rules.pricing import PriceList, build_purchase_order
 
-PRICE_CACHE_LIMIT = 100_000
-"""Distinct order shapes kept by one engine (a few hundred bytes each)."""
+PRICE_CACHE_LIMIT = 20_000
+"""Distinct order shapes kept by one engine (~2 KB each: at most ~40 MB)."""
 
 _PriceKey = tuple[str, int | None, int, str, bool, tuple[int, ...]]
 

@@ -56,7 +56,8 @@ MODEL_FIELDS = frozenset(
     if name not in FREE_TEXT_FIELDS
 )
 PO_FIELDS = ("supplier_id", "total_price")
-PRICE_CACHE_LIMIT = 100_000
+PRICE_CACHE_LIMIT = 20_000
+"""Distinct order shapes whose output JSON is kept (~2.5 KB each: at most ~50 MB)."""
 
 
 @dataclass
