@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import random
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from igent.campaign import (
     load_registrations,
     parse_registrations,
 )
+from igent.campaign.depth import JsonDepthGuard
 from igent.errors import DataError
 from tests.support.factories import make_registration
 
@@ -190,3 +192,34 @@ def test_empty_csv_is_a_data_error(tmp_path: Path) -> None:
 
     with pytest.raises(DataError, match="the file is empty; expected a CSV header row"):
         list(iter_registration_records(path))
+
+
+class _RegexOnlyGuard(JsonDepthGuard):
+    """The guard with its escape-aware regex on every chunk (the reference)."""
+
+    def _strip_strings(self, text: bytes) -> bytes:
+        return self._outside_strings(text)
+
+
+def _follow(guard: JsonDepthGuard, chunks: list[bytes]) -> list[object]:
+    seen: list[object] = []
+    for offset, chunk in enumerate(chunks):
+        try:
+            guard.feed(chunk, offset)
+        except DataError as exc:
+            return [*seen, str(exc)]
+        seen.append((guard._in_string, guard._open))
+    return seen
+
+
+def test_depth_guard_without_escapes_agrees_with_its_regex_on_random_streams() -> None:
+    rng = random.Random(20261202)
+    for _ in range(3000):
+        size = rng.randint(0, 60)
+        data = bytes(rng.choice(b'"\\[]{}a') for _ in range(size))
+        cuts = sorted(rng.sample(range(size + 1), min(size + 1, rng.randint(0, 5))))
+        chunks = [data[a:b] for a, b in zip([0, *cuts], [*cuts, size], strict=True)]
+        limit = rng.randint(1, 6)
+        assert _follow(JsonDepthGuard("f", limit), chunks) == _follow(
+            _RegexOnlyGuard("f", limit), chunks
+        ), (chunks, limit)

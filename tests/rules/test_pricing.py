@@ -463,6 +463,7 @@ def test_engine_price_lists_and_incentive_plan_match_uncached_pricing() -> None:
     date = dt.date(2026, 6, 1)
     engine = RulesEngine(offers, incentives, date)
     priced = 0
+    shapes = set()
     for raw in campaign.registrations:
         record = make_record(raw)
         for supplier in offers.suppliers:
@@ -470,6 +471,9 @@ def test_engine_price_lists_and_incentive_plan_match_uncached_pricing() -> None:
                 uncached = build_purchase_order(record.registration, supplier, incentives, date)
             except ValueError:
                 continue
+            # the order cache hands a repeated shape back with this registration's id
             assert engine.price(record.registration, supplier.supplier_id) == uncached
+            shapes.add(engine.price_key(record.registration, supplier.supplier_id))
             priced += 1
     assert priced > 300
+    assert len(shapes) < priced  # shapes repeat: the cache was used

@@ -40,6 +40,33 @@ def test_commit_books_matched_decisions_and_reports_a_full_supplier_as_conflict(
     assert used(store) == {"A": 1, "B": 1}
 
 
+def test_one_batch_books_in_order_until_a_supplier_is_full(store: Store) -> None:
+    batch = [
+        decision("R1", "B"),
+        decision("R2", "B", index=1),  # B (capacity 1) is full by now
+        decision("R3", "A", index=2),
+        decision("R4", None, "no_match", index=3),
+    ]
+    result = store.commit(CAMPAIGN, "run1", batch)
+
+    assert result.committed == ("R1", "R3", "R4")
+    assert [d.registration_id for d in result.conflicts] == ["R2"]
+    assert store.decision(CAMPAIGN, "R2") is None
+    assert used(store) == {"A": 1, "B": 1}
+
+
+def test_one_batch_mixing_new_and_recommitted_registrations_moves_the_booking(
+    store: Store,
+) -> None:
+    store.commit(CAMPAIGN, "run1", [decision("R1", "A")])
+    result = store.commit(CAMPAIGN, "run1", [decision("R2", "A", index=1), decision("R1", "B")])
+
+    assert result.committed == ("R2", "R1") and result.ok
+    assert used(store) == {"A": 1, "B": 1}
+    stored = store.decision(CAMPAIGN, "R1")
+    assert stored is not None and stored.supplier_id == "B"
+
+
 def test_failed_unapproved_and_no_match_hold_no_capacity(store: Store) -> None:
     store.commit(
         CAMPAIGN,
@@ -239,3 +266,12 @@ def test_remove_frees_a_registration_named_twice_once(store: Store) -> None:
 
     assert store.remove(CAMPAIGN, ["R2", "R1", "R2"]) == ["R1", "R2"]
     assert used(store) == {"A": 0, "B": 0}
+
+
+def test_run_rows_counts_one_runs_decisions(store: Store) -> None:
+    store.commit(CAMPAIGN, "run1", [decision("R1", "A"), decision("R2", None, "failed", 1)])
+    store.commit(CAMPAIGN, "run2", [decision("R3", "A", index=2)])
+
+    assert store.run_rows(CAMPAIGN, "run1") == 2
+    assert store.run_rows(CAMPAIGN, "run2") == 1
+    assert store.run_rows(CAMPAIGN, "run3") == 0

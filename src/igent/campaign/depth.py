@@ -29,14 +29,7 @@ class JsonDepthGuard:
 
     def feed(self, data: bytes, offset: int) -> None:
         """Account for ``data`` read at ``offset``; too deep a nesting is a DataError."""
-        text = _STRING.sub(b"", self._in_string + data)
-        quote = text.find(b'"')
-        self._in_string = b""
-        if quote >= 0:
-            tail = text[quote:]
-            backslashes = len(tail) - len(tail.rstrip(b"\\"))
-            self._in_string = b'"\\' if backslashes % 2 else b'"'
-            text = text[:quote]
+        text = self._strip_strings(self._in_string + data)
         brackets = self._open + text.translate(_BRACKETS, _NOT_BRACKETS)
         rounds = 0
         while True:
@@ -53,3 +46,25 @@ class JsonDepthGuard:
                 f"{self._source}: nested more than {self._limit} levels deep in bytes "
                 f"{offset}-{offset + len(data)}; expected a list of flat registrations"
             )
+
+    def _strip_strings(self, text: bytes) -> bytes:
+        """Return ``text`` without its strings; remember an unfinished one for the next chunk."""
+        if b"\\" in text:
+            return self._outside_strings(text)
+        # No escapes: quotes alternate open/close, so every other piece is outside a string
+        # (what the regex gives, four times faster on real exports).
+        pieces = text.split(b'"')
+        self._in_string = b'"' if len(pieces) % 2 == 0 else b""
+        return b"".join(pieces[::2])
+
+    def _outside_strings(self, text: bytes) -> bytes:
+        """Return ``text`` without its strings; remember an unfinished one for the next chunk."""
+        text = _STRING.sub(b"", text)
+        quote = text.find(b'"')
+        self._in_string = b""
+        if quote >= 0:
+            tail = text[quote:]
+            backslashes = len(tail) - len(tail.rstrip(b"\\"))
+            self._in_string = b'"\\' if backslashes % 2 else b'"'
+            text = text[:quote]
+        return text

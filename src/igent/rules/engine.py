@@ -19,6 +19,11 @@ from igent.rules.incentives import IncentivePlan
 from igent.rules.matching import SupplierIndex, decide_match
 from igent.rules.pricing import PriceList, build_purchase_order
 
+PRICE_CACHE_LIMIT = 20_000
+"""Distinct order shapes kept by one engine (~2 KB each: at most ~40 MB)."""
+
+_PriceKey = tuple[str, int | None, int, str, bool, tuple[int, ...]]
+
 
 @dataclass(frozen=True)
 class RuleOutcome:
@@ -49,6 +54,7 @@ class RulesEngine:
         self._suppliers = {s.supplier_id: s for s in offers.suppliers}
         self._price_lists = {s.supplier_id: PriceList(s) for s in offers.suppliers}
         self._incentive_plan = IncentivePlan(incentives, campaign_date)
+        self._orders: dict[_PriceKey, PurchaseOrder] = {}
 
     def supplier(self, supplier_id: str) -> Supplier | None:
         """Return the supplier with this id, or None."""
@@ -73,12 +79,37 @@ class RulesEngine:
             record.registration, self.index, capacity_used, record_index=record.record_index
         )
 
+    def price_key(self, registration: Registration, supplier_id: str) -> _PriceKey:
+        """Return what ``supplier_id``'s purchase order for ``registration`` depends on.
+
+        Two registrations with the same key get the same order but for the registration id:
+        panels, batteries, payment type, income class and which ZIP-limited incentives apply.
+        """
+        return (
+            supplier_id,
+            registration.num_panels,
+            registration.num_batteries,
+            registration.effective_payment_type,
+            registration.low_medium_income,
+            self._incentive_plan.zip_key(registration.zip_code),
+        )
+
     def price(self, registration: Registration, supplier_id: str) -> PurchaseOrder:
-        """Price ``registration`` with ``supplier_id``'s offers."""
+        """Price ``registration`` with ``supplier_id``'s offers.
+
+        Orders are cached by :meth:`price_key`: a repeated shape costs a lookup and a copy
+        with the registration's id.
+        """
+        key = self.price_key(registration, supplier_id)
+        order = self._orders.get(key)
+        if order is not None:
+            if order.registration_id == registration.registration_id:
+                return order
+            return order.model_copy(update={"registration_id": registration.registration_id})
         supplier = self._suppliers.get(supplier_id)
         if supplier is None:
             raise ValueError(f"unknown supplier {supplier_id!r}")
-        return build_purchase_order(
+        order = build_purchase_order(
             registration,
             supplier,
             self.incentives,
@@ -86,6 +117,9 @@ class RulesEngine:
             price_list=self._price_lists[supplier_id],
             incentive_plan=self._incentive_plan,
         )
+        if len(self._orders) < PRICE_CACHE_LIMIT:
+            self._orders[key] = order
+        return order
 
     def answer(self, record: RegistrationRecord, capacity_used: Mapping[str, int]) -> RuleOutcome:
         """Match and price one record against ``capacity_used`` (not updated)."""

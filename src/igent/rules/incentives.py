@@ -82,6 +82,25 @@ class IncentivePlan:
             if incentive.is_valid_on(campaign_date)
         ]
         self._amounts: dict[tuple[int, float], IncentiveAmount] = {}
+        self._zip_keys: dict[str, tuple[int, ...]] = {}
+
+    def zip_key(self, zip_code: str) -> tuple[int, ...]:
+        """Return the positions of the ZIP-limited incentives ``zip_code`` is in.
+
+        Two ZIPs with the same key get the same incentives for the same order: it stands for
+        the ZIP in the engine's price cache.
+        """
+        found = self._zip_keys.get(zip_code)
+        if found is None:
+            stripped = zip_code.strip()
+            found = tuple(
+                position
+                for position, (_, communities) in enumerate(self._entries)
+                if communities is not None and stripped in communities
+            )
+            if len(self._zip_keys) < _AMOUNT_CACHE_LIMIT:
+                self._zip_keys[zip_code] = found
+        return found
 
     def grant(
         self, *, zip_code: str, low_medium_income: bool, total_price: float, installed_watts: float

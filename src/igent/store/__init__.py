@@ -30,6 +30,7 @@ from igent.store.base import (
     Decision,
     DecisionCounts,
     DecisionStatus,
+    EncodedDict,
     OutputRow,
     Reservation,
     Store,
@@ -41,7 +42,14 @@ from igent.store.capacity_state import CapacityState
 from igent.store.committer import CommitStats, GroupCommitter
 from igent.store.ledger import Ledger
 from igent.store.lock import RunLock
-from igent.store.outputs import JsonListWriter, OutputLog
+from igent.store.outputs import (
+    MATCHES_LOG,
+    ORDERS_LOG,
+    JsonListWriter,
+    OutputLog,
+    copy_as_json_list,
+    output_row,
+)
 from igent.store.sqlite import SqliteStore
 
 __all__ = [
@@ -52,10 +60,13 @@ __all__ = [
     "Decision",
     "DecisionCounts",
     "DecisionStatus",
+    "EncodedDict",
     "FINAL_STATUSES",
     "GroupCommitter",
     "JsonListWriter",
     "Ledger",
+    "MATCHES_LOG",
+    "ORDERS_LOG",
     "OutputLog",
     "OutputRow",
     "RETRIED_STATUSES",
@@ -66,7 +77,9 @@ __all__ = [
     "StoredDecision",
     "SupplierCapacity",
     "atomic_writer",
+    "copy_as_json_list",
     "encode_json",
+    "output_row",
     "write_json_atomic",
     "write_text_atomic",
 ]

@@ -56,9 +56,29 @@ class Decision:
         )
 
 
+class EncodedDict(dict[str, Any]):
+    """A JSON object that comes with its encoding (``text``), e.g. from a cache of shapes.
+
+    Everything else sees a plain dict; :func:`encode_json` returns ``text`` for it. Whoever
+    builds one vouches that ``text`` is what encoding the dict would give (and mutates neither).
+    """
+
+    __slots__ = ("text",)
+
+    def __init__(self, items: Mapping[str, Any], text: str) -> None:
+        super().__init__(items)
+        self.text = text
+
+
+# Built once: ``json.dumps`` with options builds a new encoder on every call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
+
+
 def encode_json(value: Any) -> str:
     """Encode one output value on one line (the ledger's and the JSONL files' encoding)."""
-    return json.dumps(value, ensure_ascii=False, default=str)
+    if type(value) is EncodedDict:
+        return value.text
+    return _ENCODER.encode(value)
 
 
 @dataclass(frozen=True)
@@ -204,6 +224,9 @@ class Store(Protocol):
 
     def renumber(self, campaign_id: str, indexes: Iterable[tuple[str, int]]) -> None:
         """Set the record index (output order) of existing decisions."""
+
+    def run_rows(self, campaign_id: str, run_id: str) -> int:
+        """Count one run's decisions."""
 
     def counts(self, campaign_id: str, run_id: str | None = None) -> DecisionCounts:
         """Count decisions by status, and matched decisions per supplier."""

@@ -251,6 +251,14 @@ class SqlLedger(ABC):
                 )
             )
 
+    def run_rows(self, campaign_id: str, run_id: str) -> int:
+        """Count one run's decisions (from the run index alone: no row is read)."""
+        row = self._one(
+            "SELECT COUNT(*) FROM decisions WHERE campaign_id = ? AND run_id = ?",
+            (campaign_id, run_id),
+        )
+        return 0 if row is None else int(row[0])
+
     def counts(self, campaign_id: str, run_id: str | None = None) -> DecisionCounts:
         """Count decisions by status, and matched decisions per supplier."""
         where, params = "campaign_id = ?", [campaign_id]

@@ -98,11 +98,14 @@ class SqliteStore(SqlLedger):
         committed: list[str] = []
         conflicts: list[Decision] = []
         with self._transaction() as db:
-            for decision in decisions:
-                if _write_decision(db, campaign_id, run_id, decision):
-                    committed.append(decision.registration_id)
-                else:
-                    conflicts.append(decision)
+            if _write_fresh(db, campaign_id, run_id, decisions):
+                committed = [d.registration_id for d in decisions]
+            else:
+                for decision in decisions:
+                    if _write_decision(db, campaign_id, run_id, decision):
+                        committed.append(decision.registration_id)
+                    else:
+                        conflicts.append(decision)
             db.executemany(
                 "INSERT OR REPLACE INTO audits (campaign_id, registration_id, run_id, payload) "
                 "VALUES (?, ?, ?, ?)",
@@ -136,6 +139,84 @@ def _encode(value: Mapping[str, Any]) -> str:
     return encode_json(value)
 
 
+_INSERT_DECISION = (
+    "INSERT OR REPLACE INTO decisions (campaign_id, registration_id, record_index, run_id, "
+    "status, supplier_id, match_json, order_json, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_AUDIT = (
+    "INSERT OR REPLACE INTO audits (campaign_id, registration_id, run_id, payload) "
+    "VALUES (?, ?, ?, ?)"
+)
+_ID_CHUNK = 500  # host parameters per IN (...) list, well under SQLite's limit
+
+
+def _write_fresh(
+    db: sqlite3.Connection, campaign_id: str, run_id: str, decisions: Sequence[Decision]
+) -> bool:
+    """Write a batch of first decisions with a few set-based statements.
+
+    Taken only when no registration of the batch has a decision yet and every supplier has
+    room for all its bookings, so the outcome is exactly the per-decision path's; otherwise
+    nothing is written and False sends the batch down that path (moves, conflicts, errors).
+    """
+    ids = [d.registration_id for d in decisions]
+    if len(set(ids)) != len(ids):
+        return False
+    for start in range(0, len(ids), _ID_CHUNK):
+        chunk = ids[start : start + _ID_CHUNK]
+        found = db.execute(
+            "SELECT 1 FROM decisions WHERE campaign_id = ? AND registration_id IN "
+            f"({','.join('?' * len(chunk))}) LIMIT 1",
+            (campaign_id, *chunk),
+        ).fetchone()
+        if found is not None:
+            return False
+    wanted: dict[str, int] = {}
+    for decision in decisions:
+        if decision.is_booking:
+            supplier_id = str(decision.supplier_id)
+            wanted[supplier_id] = wanted.get(supplier_id, 0) + 1
+    if wanted:
+        room = dict(
+            db.execute(
+                "SELECT supplier_id, capacity - used FROM suppliers WHERE campaign_id = ?",
+                (campaign_id,),
+            ).fetchall()
+        )
+        if any(room.get(s, 0) < count for s, count in wanted.items()):
+            return False
+        db.executemany(
+            "UPDATE suppliers SET used = used + ? WHERE campaign_id = ? AND supplier_id = ?",
+            [(count, campaign_id, s) for s, count in wanted.items()],
+        )
+    rows = []
+    for decision in decisions:
+        match, order, rest = decision.encoded
+        rows.append(
+            (
+                campaign_id,
+                decision.registration_id,
+                decision.record_index,
+                run_id,
+                decision.status,
+                decision.supplier_id,
+                match,
+                order,
+                rest,
+            )
+        )
+    db.executemany(_INSERT_DECISION, rows)
+    db.executemany(
+        _INSERT_AUDIT,
+        [
+            (campaign_id, d.registration_id, run_id, _encode(d.audit))
+            for d in decisions
+            if d.audit is not None
+        ],
+    )
+    return True
+
+
 def _write_decision(
     db: sqlite3.Connection, campaign_id: str, run_id: str, decision: Decision
 ) -> bool:
@@ -167,8 +248,7 @@ def _write_decision(
         _unbook(db, campaign_id, held)
     match, order, rest = decision.encoded
     db.execute(
-        "INSERT OR REPLACE INTO decisions (campaign_id, registration_id, record_index, run_id, "
-        "status, supplier_id, match_json, order_json, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        _INSERT_DECISION,
         (
             campaign_id,
             decision.registration_id,
@@ -183,8 +263,7 @@ def _write_decision(
     )
     if decision.audit is not None:
         db.execute(
-            "INSERT OR REPLACE INTO audits (campaign_id, registration_id, run_id, payload) "
-            "VALUES (?, ?, ?, ?)",
+            _INSERT_AUDIT,
             (campaign_id, decision.registration_id, run_id, _encode(decision.audit)),
         )
     return True

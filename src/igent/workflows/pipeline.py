@@ -23,7 +23,7 @@ from igent.domain import NO_MATCH_FOUND, MatchDecision, Registration, Registrati
 from igent.errors import ModelCallError, StoreError
 from igent.llm import ChatClient
 from igent.rules import RulesEngine, is_no_match, validate_match, validate_purchase_order
-from igent.store import CapacityState
+from igent.store import CapacityState, EncodedDict, encode_json
 from igent.workflows.booking import (
     RULES_SOURCES,
     Stop,
@@ -56,6 +56,8 @@ MODEL_FIELDS = frozenset(
     if name not in FREE_TEXT_FIELDS
 )
 PO_FIELDS = ("supplier_id", "total_price")
+PRICE_CACHE_LIMIT = 20_000
+"""Distinct order shapes whose output JSON is kept (~2.5 KB each: at most ~50 MB)."""
 
 
 @dataclass
@@ -78,8 +80,39 @@ class _Booking:
     rules: MatchDecision
     used: dict[str, int]
     message: str
-    order: PurchaseOrder | None = None
+    order: _Priced | None = None
     """The rules' purchase order for ``supplier_id``, priced once while booking."""
+
+
+@dataclass(frozen=True)
+class _Priced:
+    """The rules' purchase order as output JSON, without its registration id (shared)."""
+
+    answer: dict[str, Any]
+    lines: list[dict[str, Any]]
+    _tails: dict[str, str] = field(default_factory=dict)
+    """Encoded output PO after its registration id, by answer source."""
+
+    @classmethod
+    def from_order(cls, order: PurchaseOrder) -> _Priced:
+        answer = purchase_order_answer(order)
+        del answer["registration_id"]
+        return cls(answer, [line.model_dump() for line in order.lines])
+
+    def for_registration(self, registration_id: str) -> dict[str, Any]:
+        """Return the PO answer of ``registration_id`` (``purchase_order_answer``'s order)."""
+        return {"registration_id": registration_id, **self.answer}
+
+    def output(self, registration_id: str, source: str) -> EncodedDict:
+        """Return the output PO of ``registration_id`` with its JSON, the rest encoded once."""
+        tail = self._tails.get(source)
+        if tail is None:
+            # encode_json({...}) is "{" + items joined by ", ": drop the brace, keep the rest
+            tail = encode_json({**self.answer, "source": source, "lines": self.lines})[1:]
+            self._tails[source] = tail
+        order = {**self.for_registration(registration_id), "source": source, "lines": self.lines}
+        text = '{"registration_id": ' + encode_json(registration_id) + ", " + tail
+        return EncodedDict(order, text)
 
 
 @dataclass
@@ -127,6 +160,9 @@ class Pipeline:
         self.clock = clock
         self.commit_lock = asyncio.Lock()
         self._incentives = incentive_block(engine.incentives)
+        # Rules orders as output JSON by the engine's price key: a repeated shape (panels,
+        # batteries, payment, income class, incentives) costs a lookup (bounded).
+        self._priced: dict[Any, _Priced] = {}
         # Audits run off the critical path but share the endpoint: never all at once.
         self._audit_slots = asyncio.Semaphore(self._audit_limit())
         self.fatal: ModelCallError | None = None
@@ -254,12 +290,14 @@ class Pipeline:
                 match["reason"] = "llm_no_match"
                 match["message"] = booking.message or f"the model answered {NO_MATCH_FOUND}"
 
-        purchase_order = None
+        purchase_order: dict[str, Any] | None = None
         p2: PhaseResult | None = None
         phase2_started = self.clock()
         if supplier_id is not None and record.registration is not None:
-            expected_po = booking.order or self.engine.price(record.registration, supplier_id)
-            rules_po = purchase_order_answer(expected_po)
+            expected_po = booking.order or _Priced.from_order(
+                self.engine.price(record.registration, supplier_id)
+            )
+            rules_po = expected_po.for_registration(record.registration_id)
             price_spec = self._spec("price")
             p2 = _rules_phase(price_spec, rules_po) or await deadline.run(
                 PhaseJob(
@@ -295,11 +333,15 @@ class Pipeline:
                 timing.phase2_s = self.clock() - phase2_started
                 return self._unfinished(record, rules_now, timing, started, p1, p2, stop)
             assert p2.answer is not None
-            purchase_order = {**p2.answer, "source": p2.source}
-            if p2.source in RULES_SOURCES:
-                purchase_order["lines"] = [line.model_dump() for line in expected_po.lines]
-                if note := _fallback_note(p2, p2.source):
-                    purchase_order["message"] = note
+            note = _fallback_note(p2, p2.source) if p2.source in RULES_SOURCES else ""
+            if p2.source in RULES_SOURCES and not note and p2.answer is rules_po:
+                purchase_order = expected_po.output(record.registration_id, p2.source)
+            else:
+                purchase_order = {**p2.answer, "source": p2.source}
+                if p2.source in RULES_SOURCES:
+                    purchase_order["lines"] = expected_po.lines
+                    if note:
+                        purchase_order["message"] = note
         timing.phase2_s = self.clock() - phase2_started
         timing.total_s = self.clock() - started
         grading = grade_match(self.engine, record, p1, p2, match, booking.used, purchase_order)
@@ -489,14 +531,22 @@ class Pipeline:
         chosen = [c for c in rules.candidates if c.outcome == "chosen"]
         return [f"{c.supplier_id!r} has the {c.reason}" for c in chosen] or [rules.message]
 
-    def _price(self, record: RegistrationRecord, supplier_id: str) -> PurchaseOrder | None:
+    def _price(self, record: RegistrationRecord, supplier_id: str) -> _Priced | None:
         """Return the rules' purchase order with ``supplier_id``, or None if it cannot price."""
-        if record.registration is None or self.engine.supplier(supplier_id) is None:
+        registration = record.registration
+        if registration is None or self.engine.supplier(supplier_id) is None:
             return None
+        key = self.engine.price_key(registration, supplier_id)
+        priced = self._priced.get(key)
+        if priced is not None:
+            return priced
         try:
-            return self.engine.price(record.registration, supplier_id)
+            priced = _Priced.from_order(self.engine.price(registration, supplier_id))
         except ValueError:
             return None
+        if len(self._priced) < PRICE_CACHE_LIMIT:
+            self._priced[key] = priced
+        return priced
 
 
 def match_answer_from(match: Mapping[str, Any]) -> dict[str, Any]:

@@ -6,16 +6,29 @@ Nothing here holds a result per registration except one float per timing column 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from igent.store import JsonListWriter, OutputRow, Store, atomic_writer, write_json_atomic
+from igent.store import (
+    MATCHES_LOG,
+    ORDERS_LOG,
+    Decision,
+    JsonListWriter,
+    OutputLog,
+    OutputRow,
+    Store,
+    atomic_writer,
+    copy_as_json_list,
+    output_row,
+    write_json_atomic,
+)
 from igent.workflows.timing import NUMERIC_COLUMNS, TIMING_COLUMNS, percentile
 
 _SHARES = {
@@ -92,30 +105,106 @@ class SummaryBuilder:
 
 
 def _timing_row(timing: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: round(v, 6) if isinstance(v, float) else v for k, v in timing.items()}
+    # most columns are 0.0 on the rules path, and round(0.0, 6) is 0.0: skip the call
+    return {k: round(v, 6) if v and isinstance(v, float) else v for k, v in timing.items()}
+
+
+_ENCODE_ROW = json.JSONEncoder().encode  # json.dumps's defaults, built once
+
+
+class TimingDocuments:
+    """timings.json and timings.csv, written row by row (each replaced atomically at the end),
+    with the summary counters fed beside them: one place for both ways of building them."""
+
+    def __init__(self, run_dir: Path, builder: SummaryBuilder) -> None:
+        self.builder = builder
+        self._files = contextlib.ExitStack()
+        self._timings = self._files.enter_context(JsonListWriter(run_dir / "timings.json"))
+        csv_file = self._files.enter_context(atomic_writer(run_dir / "timings.csv"))
+        self._csv = csv.writer(csv_file)
+        self._csv.writerow(TIMING_COLUMNS)
+
+    def add(self, output: OutputRow) -> None:
+        """Add one committed decision's timing row and count it."""
+        row = _timing_row(output.rest.get("timing") or {})
+        self._timings.add(_ENCODE_ROW(row))
+        self._csv.writerow([row.get(column, "") for column in TIMING_COLUMNS])
+        self.builder.add(output)
+
+    def close(self) -> None:
+        """Put both files in place."""
+        self._files.close()
+
+    def discard(self) -> None:
+        """Drop both files: nothing replaces what was there."""
+        self._files.__exit__(_Discarded, _Discarded(), None)
+
+
+class _Discarded(Exception):
+    """Thrown into the atomic writers so they remove their temp files."""
 
 
 def write_final_outputs(
     store: Store, campaign_id: str, run_id: str, run_dir: Path, builder: SummaryBuilder
 ) -> int:
     """Write matches/pos/timings documents from the ledger in one pass; return files written."""
-    with (
-        JsonListWriter(run_dir / "matches.json") as matches,
-        JsonListWriter(run_dir / "pos.json") as orders,
-        JsonListWriter(run_dir / "timings.json") as timings,
-        atomic_writer(run_dir / "timings.csv") as csv_file,
-    ):
-        rows = csv.DictWriter(csv_file, fieldnames=list(TIMING_COLUMNS), extrasaction="ignore")
-        rows.writeheader()
-        for output in store.output_rows(campaign_id, run_id):
-            matches.add(output.match_json)
-            if output.order_json is not None:
-                orders.add(output.order_json)
-            row = _timing_row(output.rest.get("timing") or {})
-            timings.add(json.dumps(row))
-            rows.writerow(row)
-            builder.add(output)
+    timings = TimingDocuments(run_dir, builder)
+    try:
+        with (
+            JsonListWriter(run_dir / "matches.json") as matches,
+            JsonListWriter(run_dir / "pos.json") as orders,
+        ):
+            for output in store.output_rows(campaign_id, run_id):
+                matches.add(output.match_json)
+                if output.order_json is not None:
+                    orders.add(output.order_json)
+                timings.add(output)
+    except BaseException:
+        timings.discard()
+        raise
+    timings.close()
     return 4
+
+
+class LiveDocuments:
+    """The final documents of a fresh run, built while it goes instead of from the ledger.
+
+    The commit thread feeds every committed batch (:meth:`add`); at the end :meth:`finish`
+    copies matches.json / pos.json from the JSONL logs. It does so only when the logs hold
+    exactly the run's decisions in record order (what the ledger would give); otherwise the
+    caller builds them from the ledger (:func:`write_final_outputs`).
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self.builder = SummaryBuilder()
+        self._timings: TimingDocuments | None = TimingDocuments(run_dir, self.builder)
+
+    def add(self, decisions: Sequence[Decision]) -> None:
+        """Count and write the timing rows of one committed batch (its log order)."""
+        if self._timings is not None:
+            for decision in decisions:
+                self._timings.add(output_row(decision))
+
+    def finish(self, log: OutputLog, run_rows: int) -> bool:
+        """Put the documents in place if ``log`` holds the run's ``run_rows`` decisions in
+        record order; else discard them and return False."""
+        timings, self._timings = self._timings, None
+        if timings is None:
+            return False
+        if not (log.in_record_order and log.rows == run_rows):
+            timings.discard()
+            return False
+        timings.close()
+        copy_as_json_list(self.run_dir / MATCHES_LOG, self.run_dir / "matches.json")
+        copy_as_json_list(self.run_dir / ORDERS_LOG, self.run_dir / "pos.json")
+        return True
+
+    def discard(self) -> None:
+        """Drop what was written (the run failed)."""
+        timings, self._timings = self._timings, None
+        if timings is not None:
+            timings.discard()
 
 
 @dataclass

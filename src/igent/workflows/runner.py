@@ -3,7 +3,8 @@
 A run holds its ledger's lock for its whole length. Registrations are streamed from the file
 and pulled by a fixed number of worker coroutines; each finished decision joins a group
 commit (booking and decision in one transaction), and only a committed registration counts
-as done. The final documents are assembled once at the end by streaming the ledger.
+as done. The final documents are assembled once: a fresh run builds them as its batches
+commit (``LiveDocuments``), a resume by streaming the ledger at the end.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from igent.workflows.inputs import (
 from igent.workflows.options import RunOptions
 from igent.workflows.pipeline import AgentSet, Pipeline
 from igent.workflows.report import (
+    LiveDocuments,
     SummaryBuilder,
     write_audits,
     write_capacity,
@@ -330,9 +332,16 @@ class Runner:
             for row in store.output_rows(self.campaign_id, self.run_id)
             if row.status in FINAL_STATUSES
         )
+        # A fresh run builds its final documents as it goes; a resume, from the ledger.
+        live = LiveDocuments(self.run_dir) if log.rows == 0 else None
 
         def settled(batch: Sequence[Decision]) -> None:
             progress.advance(len(batch))
+
+        def committed(batch: Sequence[Decision]) -> None:
+            log.append(batch)
+            if live is not None:
+                live.add(batch)
 
         committer = GroupCommitter(
             store,
@@ -341,7 +350,7 @@ class Runner:
             capacity,
             batch_size=self.options.batch_size,
             max_delay_s=self.options.flush_interval_s,
-            after_commit=log.append,
+            after_commit=committed,
             on_settled=settled,
             clock=self.clock,
         )
@@ -374,10 +383,12 @@ class Runner:
             with contextlib.suppress(Exception):
                 await committer.close(abandon_waiting=True)
             log.close()
+            if live is not None:
+                live.discard()
             self._finish(store, committer, load_s, wall_started, progress)
             raise
         log.close()
-        summary = self._finish(store, committer, load_s, wall_started, progress)
+        summary = self._finish(store, committer, load_s, wall_started, progress, log, live)
         if interrupted:
             total = progress.total if progress.total is not None else self._count_records()
             raise Interrupted(
@@ -396,9 +407,18 @@ class Runner:
         load_s: float,
         wall_started: float,
         progress: _Progress,
+        log: OutputLog | None = None,
+        live: LiveDocuments | None = None,
     ) -> dict[str, Any]:
-        builder = SummaryBuilder()
-        files = write_final_outputs(store, self.campaign_id, self.run_id, self.run_dir, builder)
+        if (
+            live is not None
+            and log is not None
+            and live.finish(log, store.run_rows(self.campaign_id, self.run_id))
+        ):
+            builder, files = live.builder, 4
+        else:
+            builder = SummaryBuilder()
+            files = write_final_outputs(store, self.campaign_id, self.run_id, self.run_dir, builder)
         audits = write_audits(store, self.campaign_id, self.run_id, self.run_dir)
         rows = {s.supplier_id: (s.used, s.capacity) for s in store.suppliers(self.campaign_id)}
         write_capacity(self.run_dir, rows)
