@@ -116,6 +116,12 @@ class QueuedJobRunner(JobRunner):
             )
             if claim.taken:
                 self.registrations.store.remove(campaign_id, [registration_id])
+        elif claim.taken and claim.previous == "cancelled":
+            # Submitted again after a cancel: the workers keep a final decision (cancelled, or
+            # a no_match cancelled as it stood), so clear it first or nobody decides this one.
+            stored = self.registrations.store.decision(campaign_id, registration_id)
+            if stored is not None and stored.status != "matched":
+                self.registrations.store.remove(campaign_id, [registration_id])
         if not claim.taken:
             differing = differing_fields(claim.raw, raw)
             if differing:
