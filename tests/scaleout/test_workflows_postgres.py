@@ -68,6 +68,17 @@ def test_the_run_directory_keeps_the_database_url_without_its_password(tmp_path:
     )
 
 
+def test_a_password_given_as_a_url_parameter_is_masked_too() -> None:
+    from igent.workflows.run_store import db_label
+
+    url = "postgresql://igent@db.example:5432/igent?sslmode=require&password=s3cret&x=1"
+    assert db_label(url) == (
+        "postgresql://igent@db.example:5432/igent?sslmode=require&password=***&x=1"
+    )
+    assert "s3cret" not in db_label("postgresql://db.example/igent?PASSWORD=s3cret")
+    assert db_label("postgresql://:s3cret@db.example/igent") == "postgresql://:***@db.example/igent"
+
+
 def test_a_sqlite_db_path_is_the_shared_ledger_file(tmp_path: Path) -> None:
     campaign = make_campaign(tmp_path / "data", 5)
     shared = tmp_path / "shared.sqlite"

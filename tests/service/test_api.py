@@ -111,6 +111,35 @@ async def test_concurrent_decisions_are_finished_in_batches_with_one_event_each(
         assert submission.info["offer_version"] == answer.json()["offer_version"] == 1
 
 
+async def test_a_failed_finishing_write_never_fails_decisions_already_committed(client):
+    from igent.errors import StoreError
+
+    await create_campaign(client)
+    context = client._transport.app.state.context  # type: ignore[attr-defined]
+    finish = context.tables.finish_decisions
+    failures = [0]
+
+    def busy_once(campaign_id, finished):
+        if not failures[0]:
+            failures[0] += 1
+            raise StoreError("service database: database is locked")
+        return finish(campaign_id, finished)
+
+    context.tables.finish_decisions = busy_once
+    registrations = demo_registrations()[:4]
+    answers = await asyncio.gather(
+        *(client.post("/v1/campaigns/demo/registrations", json=r) for r in registrations)
+    )
+
+    assert failures == [1]
+    assert [a.status_code for a in answers] == [200] * 4  # their bookings are committed
+    for registration in registrations:
+        submission = context.tables.submission("demo", registration["RegistrationNumber"])
+        assert submission.state == "decided"
+    booked = sum(a.json()["status"] == "matched" for a in answers)
+    assert sum((await used(client)).values()) == booked
+
+
 async def test_same_number_other_content_is_409_naming_fields(client):
     await create_campaign(client)
     registration = demo_registrations()[2]

@@ -188,3 +188,60 @@ def test_serve_takes_the_broker_from_the_option_or_igent_broker_url(
     assert settings_with(None, None, broker_url=None).broker_url == "redis://127.0.0.1:6379/0"
     chosen = settings_with(None, None, broker_url="amqp://guest:guest@127.0.0.1:5672/")
     assert chosen.broker_url == "amqp://guest:guest@127.0.0.1:5672/"
+
+
+async def test_a_cancelled_registration_uploaded_again_is_decided_again_by_the_workers(
+    app: FastAPI, http: httpx.AsyncClient, settings: Settings
+) -> None:
+    jobs = app.state.context.jobs
+    await create_campaign(http)  # the rules constellation
+    registrations = demo_registrations()[:3]
+    first = (await http.post("/v1/campaigns/demo/registrations:batch", json=registrations)).json()
+    await _sent(jobs, first["job_id"])
+    await _work(jobs.actor.broker, settings, None)
+    await _finished(http, first["url"])
+    registration_id = registrations[0]["RegistrationNumber"]
+    url = f"/v1/campaigns/demo/registrations/{registration_id}"
+    assert (await http.get(url)).json()["status"] == "matched"
+    cancelled = await http.post(f"{url}:cancel", json={"reason": "changed plans"})
+    assert cancelled.json()["status"] == "cancelled"
+
+    again = await http.post("/v1/campaigns/demo/registrations:batch", json=registrations[:1])
+    await _sent(jobs, again.json()["job_id"])
+    sent = jobs.actor.broker.queues[QUEUE].qsize()
+    await _work(jobs.actor.broker, settings, None)
+    job = await _finished(http, again.json()["url"])
+
+    assert sent == 1  # the cancelled registration goes to the workers again
+    assert (job["status"], job["done"], job["errors"]) == ("done", 1, 0)
+    assert (await http.get(url)).json()["status"] == "matched"
+    campaign = (await http.get("/v1/campaigns/demo")).json()
+    assert sum(s["used"] for s in campaign["suppliers"]) == 3
+
+
+async def test_a_progress_read_while_a_job_is_sent_never_takes_an_earlier_decision(
+    app: FastAPI, http: httpx.AsyncClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jobs = app.state.context.jobs
+    await create_campaign(http, constellation="p1m1_p2m2", model="mock")
+    registration = demo_registrations()[0]
+    doomed = registration["RegistrationNumber"]
+    first = (await http.post("/v1/campaigns/demo/registrations:batch", json=[registration])).json()
+    await _sent(jobs, first["job_id"])
+    await _work(jobs.actor.broker, settings, _FailsFor(doomed))
+    assert (await _finished(http, first["url"]))["errors"] == 1  # failed: to be redone
+    enqueue = jobs._enqueue
+
+    def read_progress_first(job: Any) -> int:
+        jobs.refresh(job.job_id)  # GET /jobs/{id} arriving while the job is being sent
+        return enqueue(job)
+
+    monkeypatch.setattr(jobs, "_enqueue", read_progress_first)
+    again = (await http.post("/v1/campaigns/demo/registrations:batch", json=[registration])).json()
+    await _sent(jobs, again["job_id"])
+    await _work(jobs.actor.broker, settings, None)
+    job = await _finished(http, again["url"])
+
+    assert (job["status"], job["done"], job["errors"]) == ("done", 1, 0)
+    decided = (await http.get(f"/v1/campaigns/demo/registrations/{doomed}")).json()
+    assert decided["status"] in ("matched", "no_match")

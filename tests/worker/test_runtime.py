@@ -108,3 +108,23 @@ def test_the_dramatiq_worker_holds_few_spare_messages_and_polls_an_idle_queue_of
 
     assert (worker.queue_prefetch, single.queue_prefetch) == (10, 2)  # Dramatiq's own: 16, 2
     assert worker.worker_timeout == 100  # ms; Dramatiq's own: 1000
+
+
+def test_a_give_up_never_replaces_a_decision_another_worker_committed_meanwhile(
+    ledger: Store, runtime_for: Any
+) -> None:
+    [message] = _publish(ledger, {"S1": 5}, 1)
+    winner, loser = runtime_for(), runtime_for()
+    assert winner.decide_message(message, final_attempt=False) == "decided"
+    read = loser.store.decision
+    calls = [0]
+
+    def read_before_the_winner(campaign_id: str, registration_id: str) -> Any:
+        calls[0] += 1  # the loser's first look precedes the winner's commit
+        return None if calls[0] == 1 else read(campaign_id, registration_id)
+
+    loser.store.decision = read_before_the_winner  # type: ignore[method-assign]
+    loser.record_failure(message, "HTTP 503 from the endpoint (gave up: 5 retries)")
+
+    assert ledger.counts(CAMPAIGN).by_status == {"matched": 1}
+    assert [s.used for s in ledger.suppliers(CAMPAIGN)] == [1]

@@ -9,13 +9,17 @@ instead of one per request on the event loop.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from igent.errors import StoreError
 from igent.service.calls import CallRecorder
 from igent.store import Decision
 from igent.store.service_tables import FinishedDecision, ServiceTables
+
+log = logging.getLogger("igent.service")
 
 
 @dataclass
@@ -51,13 +55,25 @@ class DecisionFinisher:
         self._expected.pop(ledger_key, None)
 
     def after_commit(self, decisions: Sequence[Decision]) -> None:
-        """Finish the decisions of one committed batch in one transaction (commit thread)."""
+        """Finish the decisions of one committed batch in one transaction (commit thread).
+
+        A failure here is not the batch's: its ledger transaction is committed, so raising
+        would fail every request of it (and the committer). Each request then finishes its
+        own decision in :meth:`finish` instead.
+        """
         rows = []
         for decision in decisions:
             finishing = self._expected.get(decision.registration_id)
             if finishing is not None:  # else its request gave up (deadline): nobody reads it
                 rows.append((finishing, self._row(decision, finishing)))
-        self._write(rows)
+        try:
+            self._write(rows)
+        except StoreError as exc:
+            for finishing, row in rows:
+                finishing.calls = row.calls  # taken from the recorder: keep them for finish
+            log.warning(
+                "finishing %d committed decisions failed (%s); retried one by one", len(rows), exc
+            )
 
     def finish(self, decision: Decision, finishing: Finishing) -> None:
         """Finish one decision now, if its batch did not (event loop)."""
@@ -66,6 +82,7 @@ class DecisionFinisher:
 
     def _row(self, decision: Decision, finishing: Finishing) -> FinishedDecision:
         calls = self.recorder.take(finishing.registration_id) if self.recorder else []
+        calls = finishing.calls + calls  # kept from a batch whose finishing failed
         info = {
             "deadline_fallback": finishing.deadline_fallback,
             "offer_version": finishing.offer_version,

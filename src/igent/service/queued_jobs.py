@@ -60,9 +60,11 @@ class QueuedJobRunner(JobRunner):
         try:
             self._sending.add(job.job_id)
             try:
-                self.tables.set_job_status(job.job_id, "running")
                 # After a restart the pending items are sent again: a duplicate is harmless.
                 await asyncio.to_thread(self._enqueue, job)
+                # Running once sent: until then the ledger may hold an earlier decision of an
+                # item (failed, or cancelled) that the enqueue clears to redo it.
+                self.tables.set_job_status(job.job_id, "running")
             finally:
                 self._sending.discard(job.job_id)
             self._progress(job.job_id)
@@ -116,6 +118,12 @@ class QueuedJobRunner(JobRunner):
             )
             if claim.taken:
                 self.registrations.store.remove(campaign_id, [registration_id])
+        elif claim.taken and claim.previous == "cancelled":
+            # Submitted again after a cancel: the workers keep a final decision (cancelled, or
+            # a no_match cancelled as it stood), so clear it first or nobody decides this one.
+            stored = self.registrations.store.decision(campaign_id, registration_id)
+            if stored is not None and stored.status != "matched":
+                self.registrations.store.remove(campaign_id, [registration_id])
         if not claim.taken:
             differing = differing_fields(claim.raw, raw)
             if differing:
@@ -140,6 +148,8 @@ class QueuedJobRunner(JobRunner):
             job = self.tables.job(job_id)
             if job is None or job.status in ("done", "failed"):
                 return True
+            if job.status == "queued" or job_id in self._sending:
+                return False  # not all sent yet: see _run
             pending = self.tables.pending_items(job_id)
             indexes: dict[str, list[int]] = {}
             for index, item in pending:

@@ -45,8 +45,10 @@ _T = TypeVar("_T")
 
 
 def redact_url(url: str) -> str:
-    """Return ``url`` with its password masked, for messages and logs."""
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+    """Return ``url`` with its password masked (``user:PASSWORD@`` or ``?password=``), for
+    messages and logs."""
+    url = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+    return re.sub(r"([?&]password=)[^&#]*", r"\1***", url, flags=re.IGNORECASE)
 
 
 def check_connection(url: str, timeout_s: int = 10) -> None:

@@ -233,7 +233,8 @@ class WorkerRuntime:
             "purchase_order": None,
         }
         failed = Decision(key, record.record_index, "failed", None, payload)
-        self.store.commit(campaign_id, RUN_ID, [failed])
+        # Another worker may have committed this registration since the look above.
+        _FirstDecisionWins(self.store).commit(campaign_id, RUN_ID, [failed])
 
     async def _campaign(self, campaign_id: str, digest: str) -> _Campaign:
         current = self._campaigns.get(campaign_id)
