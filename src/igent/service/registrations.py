@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from igent.domain import parse_registration_record
-from igent.errors import DataError, IgentError, StoreError
+from igent.errors import DataError, StoreError
 from igent.service.campaigns import ROW_MAX_AGE_S, RUN_ID, CampaignDesk
-from igent.service.errors import Conflict, NotFound
+from igent.service.errors import Conflict, CursorError, NotFound
 from igent.service.finish import Finishing
 from igent.service.metrics import ServiceMetrics
 from igent.service.schemas import DecisionPublic, RegistrationPage
@@ -379,10 +379,6 @@ def decode_cursor(cursor: str | None) -> tuple[int, str] | None:
         raise CursorError(
             f"cursor {cursor[:40]!r} is not one this service issued; use next_cursor as given"
         ) from exc
-
-
-class CursorError(IgentError):
-    """A list cursor that cannot be read (422)."""
 
 
 __all__ = [
