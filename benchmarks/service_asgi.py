@@ -1,6 +1,7 @@
 """CPU per registration POST inside the service app, without uvicorn or a network.
 
 Usage: python benchmarks/service_asgi.py [--registrations 800] [--concurrency 16] [--profile OUT]
+       [--default-gc]
 
 Builds ``create_app`` on a fresh SQLite file, creates a rules campaign, and drives
 ``POST /v1/campaigns/{c}/registrations`` through the ASGI interface directly, ``--concurrency``
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from igent.campaign.demo import demo_campaign_paths
+from igent.cli.serve import tune_gc
 from igent.service import create_app
 from igent.service.auth import create_key
 from igent.settings import Settings
@@ -74,7 +76,9 @@ async def _call(app: Call, auth: bytes, path: str, body: dict[str, Any]) -> tupl
     return status, b"".join(chunks)
 
 
-async def run(count: int, concurrency: int, profile: Path | None) -> dict[str, Any]:
+async def run(
+    count: int, concurrency: int, profile: Path | None, tuned_gc: bool = True
+) -> dict[str, Any]:
     """Post ``count`` registrations (after a warm-up) and return the figures."""
     settings = Settings(
         data_dir=Path(tempfile.mkdtemp(prefix="igent-asgi-bench-")),
@@ -86,6 +90,8 @@ async def run(count: int, concurrency: int, profile: Path | None) -> dict[str, A
     tables.close()
     auth = f"Bearer {key}".encode()
     app = create_app(settings)
+    if tuned_gc:
+        tune_gc()  # as igent serve does
     offers = json.loads(demo_campaign_paths()["offers"].read_text(encoding="utf-8"))
     for supplier in offers["SupplierOffers"]:
         supplier["Capacity"] = 10 * count + 1000
@@ -118,6 +124,7 @@ async def run(count: int, concurrency: int, profile: Path | None) -> dict[str, A
     figures: dict[str, Any] = {
         "registrations": count,
         "concurrency": concurrency,
+        "gc": "igent serve's (tune_gc)" if tuned_gc else "CPython default",
         "cpu_ms_per_request": round(cpu_s / count * 1000, 3),
     }
     if profiler is not None and profile is not None:
@@ -134,6 +141,9 @@ def main() -> None:
     parser.add_argument("--registrations", type=int, default=800)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--profile", type=Path, default=None, help="write a cProfile here")
+    parser.add_argument(
+        "--default-gc", action="store_true", help="CPython's GC thresholds, not igent serve's"
+    )
     args = parser.parse_args()
     try:
         import uvloop
@@ -141,7 +151,9 @@ def main() -> None:
         uvloop.install()
     except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard]
         pass
-    figures = asyncio.run(run(args.registrations, args.concurrency, args.profile))
+    figures = asyncio.run(
+        run(args.registrations, args.concurrency, args.profile, not args.default_gc)
+    )
     for name, value in figures.items():
         print(f"{name:>26}: {value}")
 
