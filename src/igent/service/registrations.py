@@ -37,6 +37,7 @@ from igent.workflows.decide import decide, decision_key
 STANDING = frozenset({"matched", "no_match", "skipped"})
 RETRIED = frozenset({"failed", "unapproved"})
 CLAIM_MARGIN_S = 10.0
+_SCALARS = (str, int, float, bool)  # a tuple: isinstance checks it faster than a union
 WAIT_STEP_S = 0.02
 
 
@@ -351,7 +352,7 @@ def to_public(
         source=match.get("source"),
         candidates=list(match.get("candidates") or []),
         purchase_order=payload.get("purchase_order"),
-        timings={k: v for k, v in timing.items() if isinstance(v, str | int | float | bool)},
+        timings={k: v for k, v in timing.items() if isinstance(v, _SCALARS)},
         model_calls=submission.calls if (submission is not None and calls) else [],
         audit=audit,
         deadline_fallback=bool(info.get("deadline_fallback", False)),
