@@ -123,3 +123,20 @@ async def test_keys_are_checked_and_counted_once_per_request(limited, answered):
     assert anonymous.status_code == 401
     assert anonymous.headers["WWW-Authenticate"] == "Bearer"
     assert answered == [registrations[0]["RegistrationNumber"]]  # the refused ones did not
+
+
+async def test_cors_headers_apply_to_fast_path_answers(tmp_path, keys, answered):
+    settings = Settings(data_dir=tmp_path / "data", cors_origins=["https://team.example"])
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://testserver",
+            headers={"Authorization": f"Bearer {keys[0]}", "Origin": "https://team.example"},
+        ) as http:
+            await create_campaign(http)
+            registration = demo_registrations()[0]
+            response = await http.post(URL, json=registration)
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == "https://team.example"
+    assert answered == [registration["RegistrationNumber"]]

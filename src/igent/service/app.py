@@ -146,6 +146,10 @@ def _add_error_handlers(app: FastAPI) -> None:
 
 def _add_middleware(app: FastAPI, context: ServiceContext) -> None:
     settings = context.settings
+    # Added first, so innermost: CORS, the request metrics and the body limit (added after,
+    # so around it) apply to the fast path's answers too.
+    route = registration_route(registrations.router.routes)
+    app.add_middleware(RegistrationFastPath, context=context, route=route)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -153,10 +157,6 @@ def _add_middleware(app: FastAPI, context: ServiceContext) -> None:
             allow_methods=["GET", "POST", "PUT"],
             allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
         )
-
-    # Innermost: the body limit and the request metrics apply to the fast path too.
-    route = registration_route(registrations.router.routes)
-    app.add_middleware(RegistrationFastPath, context=context, route=route)
     app.add_middleware(RequestMetricsMiddleware, metrics=context.metrics)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
 
