@@ -67,11 +67,12 @@ class RegistrationFastPath:
 
 
 def _campaign_id(scope: Scope) -> str | None:
-    """The campaign id of a registration POST with a JSON body and a valid id, else None."""
+    """The campaign id of a registration POST whose id FastAPI would accept, else None."""
     if scope["type"] != "http" or scope["method"] != "POST" or scope.get("root_path"):
         return None
     match = _PATH.fullmatch(scope["path"])
-    if match is None or _CAMPAIGN_ID.match(match[1]) is None:
+    # fullmatch: "$" alone would let a trailing newline through, which FastAPI refuses.
+    if match is None or _CAMPAIGN_ID.fullmatch(match[1]) is None:
         return None
     return match[1]
 
