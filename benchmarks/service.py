@@ -66,6 +66,15 @@ def _cpu_s(pid: int) -> float:
     return total + sum(_cpu_s(int(child)) for child in children)
 
 
+def _child_cpu_s(pid: int) -> list[float]:
+    """CPU seconds of each child process of ``pid`` (the uvicorn workers), in pid order."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+    return [_cpu_s(int(child)) for child in sorted(children, key=int)]
+
+
 def _percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     if not ordered:
@@ -206,7 +215,12 @@ def _measure(
     _client(pool, url, key, "throughput", _registrations(warm, "V"), 32)
     solo_count = max(50, count // 4)
     _, _, solo = _client(pool, url, key, "overhead", _registrations(solo_count, "S"), 1)
+    workers_before = _child_cpu_s(server_pid)
     wall_s, _, answers = _client(pool, url, key, "overhead", _registrations(count, "O"), 16)
+    if workers > 1:
+        # Balance at concurrency 16: each worker's share of the server CPU (even: 0.5 / 0.5).
+        spent = [a - b for a, b in zip(_child_cpu_s(server_pid), workers_before, strict=False)]
+        figures["c16_worker_cpu_shares"] = [round(s / (sum(spent) or 1), 2) for s in spent]
     overhead_ms = [(h - p) * 1000 for h, p in answers]
     solo_ms = [(h - p) * 1000 for h, p in solo]
     http_ms = [h * 1000 for h, _ in answers]

@@ -96,7 +96,7 @@ def start_servers(stack: contextlib.ExitStack, db: Path, layout: str) -> list[st
     """Start two server processes on ``db`` and return two URLs to post each registration to.
 
     ``two serves``: two ``igent serve`` processes; ``--workers 2``: one ``igent serve --workers
-    2`` (its two processes accept from one socket), posted to twice over separate connections.
+    2`` (its two processes listen on one port), posted to twice over separate connections.
     """
     if layout == "two serves":
         return [stack.enter_context(Server(db)).url, stack.enter_context(Server(db)).url]

@@ -20,16 +20,17 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import igent
-from igent.errors import ConfigError, DataError, IgentError, ModelCallError
+from igent.errors import IgentError
 from igent.llm import ChatClient
 from igent.service.auth import KeyCache
 from igent.service.campaigns import CampaignDesk
 from igent.service.context import ServiceContext
-from igent.service.errors import Conflict, NotFound
+from igent.service.errors import http_error_response, igent_error_response
+from igent.service.fast_path import RegistrationFastPath, registration_route
 from igent.service.jobs import job_runner
 from igent.service.limits import BodyLimitMiddleware, RateLimiter
 from igent.service.metrics import RequestMetricsMiddleware, ServiceMetrics
-from igent.service.registrations import CursorError, RegistrationDesk
+from igent.service.registrations import RegistrationDesk
 from igent.service.routes import (
     campaigns,
     docs,
@@ -91,6 +92,8 @@ def create_app(settings: Settings, client: ChatClient | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        # No OpenTelemetry here: off, FastAPI skips its provider lookups on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.context = context
     # Routes are matched in this order, router by router: the hottest route goes first.
@@ -116,23 +119,7 @@ def create_app(settings: Settings, client: ChatClient | None = None) -> FastAPI:
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(IgentError)
     async def igent_error(request: Request, exc: IgentError) -> JSONResponse:
-        if isinstance(exc, Conflict):
-            body = {
-                "detail": str(exc),
-                "fields": exc.fields,
-                "suppliers": [s.model_dump() for s in exc.suppliers],
-            }
-            return JSONResponse(body, status_code=409)
-        status = 500
-        if isinstance(exc, NotFound):
-            status = 404
-        elif isinstance(exc, ConfigError | DataError | CursorError):
-            status = 422
-        elif isinstance(exc, ModelCallError):
-            status = 502
-        if status == 500:
-            log.error("request %s %s failed: %s", request.method, request.url.path, exc)
-        return JSONResponse({"detail": str(exc)}, status_code=status)
+        return igent_error_response(request.method, request.url.path, exc)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -145,13 +132,7 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
-            # FastAPI's answer to a body that is not UTF-8 JSON; a bad body is a 422 here.
-            detail = "body: not readable as JSON; send UTF-8 JSON (Content-Type: application/json)"
-            return JSONResponse({"detail": detail, "errors": []}, status_code=422)
-        return JSONResponse(
-            {"detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
-        )
+        return http_error_response(exc)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -165,6 +146,10 @@ def _add_error_handlers(app: FastAPI) -> None:
 
 def _add_middleware(app: FastAPI, context: ServiceContext) -> None:
     settings = context.settings
+    # Added first, so innermost: CORS, the request metrics and the body limit (added after,
+    # so around it) apply to the fast path's answers too.
+    route = registration_route(registrations.router.routes)
+    app.add_middleware(RegistrationFastPath, context=context, route=route)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -172,7 +157,6 @@ def _add_middleware(app: FastAPI, context: ServiceContext) -> None:
             allow_methods=["GET", "POST", "PUT"],
             allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
         )
-
     app.add_middleware(RequestMetricsMiddleware, metrics=context.metrics)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
 

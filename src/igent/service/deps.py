@@ -29,7 +29,14 @@ def authenticate(request: Request, *, write: bool = False) -> KeyRow:
     on every request, and this runs on all of them.
     """
     context: ServiceContext = request.app.state.context
-    token = bearer_token(request.headers.get("authorization"))
+    key = check_key(context, request.headers.get("authorization"), write=write)
+    request.state.key_id = key.key_id
+    return key
+
+
+def check_key(context: ServiceContext, authorization: str | None, *, write: bool) -> KeyRow:
+    """Return the key of an ``Authorization`` header; raise HTTPException 401, 429 or 403."""
+    token = bearer_token(authorization)
     key = context.keys.find(token) if token else None
     if key is None:
         raise HTTPException(
@@ -50,7 +57,6 @@ def authenticate(request: Request, *, write: bool = False) -> KeyRow:
         raise HTTPException(
             403, f"key {key.key_id!r} is a viewer key; this request needs an operator key"
         )
-    request.state.key_id = key.key_id
     return key
 
 
@@ -94,6 +100,7 @@ __all__ = [
     "Operator",
     "Reader",
     "authenticate",
+    "check_key",
     "error_responses",
     "get_context",
     "require_key",

@@ -46,8 +46,13 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await _send_413(send, self.max_bytes)
+            if name == b"content-length" and value.isdigit():
+                if int(value) > self.max_bytes:
+                    await _send_413(send, self.max_bytes)
+                    return
+                # The server delivers no more than Content-Length says (HTTP/1.1 framing):
+                # nothing to count while the body streams.
+                await self.app(scope, receive, send)
                 return
         received = 0
         started = False

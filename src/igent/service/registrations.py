@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from igent.domain import parse_registration_record
-from igent.errors import DataError, IgentError, StoreError
+from igent.errors import DataError, StoreError
 from igent.service.campaigns import ROW_MAX_AGE_S, RUN_ID, CampaignDesk
-from igent.service.errors import Conflict, NotFound
+from igent.service.errors import Conflict, CursorError, NotFound
 from igent.service.finish import Finishing
 from igent.service.metrics import ServiceMetrics
 from igent.service.schemas import DecisionPublic, RegistrationPage
@@ -37,6 +37,7 @@ from igent.workflows.decide import decide, decision_key
 STANDING = frozenset({"matched", "no_match", "skipped"})
 RETRIED = frozenset({"failed", "unapproved"})
 CLAIM_MARGIN_S = 10.0
+_SCALARS = (str, int, float, bool)  # a tuple: isinstance checks it faster than a union
 WAIT_STEP_S = 0.02
 
 
@@ -177,9 +178,13 @@ class RegistrationDesk:
         runtime.finisher.expect(ledger_key, finishing)
         try:
             try:
-                decision = await asyncio.wait_for(
-                    decide(runtime.pipeline, runtime.committer, record), remaining
-                )
+                deciding = decide(runtime.pipeline, runtime.committer, record)
+                if runtime.recorder is None:
+                    # No model to wait for: the rules would be the fallback too, so no
+                    # deadline (wait_for costs a task and a timer per request).
+                    decision = await deciding
+                else:
+                    decision = await asyncio.wait_for(deciding, remaining)
             except TimeoutError:
                 # The deadline passed: answer with the rules instead (the response says so).
                 runtime.capacity.release(record.registration_id)
@@ -347,7 +352,7 @@ def to_public(
         source=match.get("source"),
         candidates=list(match.get("candidates") or []),
         purchase_order=payload.get("purchase_order"),
-        timings={k: v for k, v in timing.items() if isinstance(v, str | int | float | bool)},
+        timings={k: v for k, v in timing.items() if isinstance(v, _SCALARS)},
         model_calls=submission.calls if (submission is not None and calls) else [],
         audit=audit,
         deadline_fallback=bool(info.get("deadline_fallback", False)),
@@ -379,10 +384,6 @@ def decode_cursor(cursor: str | None) -> tuple[int, str] | None:
         raise CursorError(
             f"cursor {cursor[:40]!r} is not one this service issued; use next_cursor as given"
         ) from exc
-
-
-class CursorError(IgentError):
-    """A list cursor that cannot be read (422)."""
 
 
 __all__ = [

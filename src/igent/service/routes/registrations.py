@@ -22,6 +22,7 @@ from igent.service.schemas import (
     RegistrationIn,
     RegistrationPage,
 )
+from igent.store.service_tables import KeyRow
 
 router = APIRouter(prefix="/v1/campaigns/{campaign_id}", tags=["registrations"])
 RegistrationId = Path(min_length=1, max_length=200, description="The RegistrationNumber.")
@@ -71,8 +72,15 @@ async def submit_registration(
     request: Request, body: RegistrationIn, key: Operator, campaign_id: str = CampaignId
 ) -> Response:
     """Match and price one registration; the booking is committed before the answer."""
-    # The context comes from the app, not a dependency: this is the hottest route.
-    context: ServiceContext = request.app.state.context
+    # The context comes from the app, not a dependency: this is the hottest route (most of
+    # its requests are answered by service/fast_path.py, which calls decide_one too).
+    return await decide_one(request.app.state.context, campaign_id, body, key)
+
+
+async def decide_one(
+    context: ServiceContext, campaign_id: str, body: RegistrationIn, key: KeyRow
+) -> Response:
+    """Decide ``body`` for the caller ``key`` and answer the decision."""
     decision = await context.registrations.submit(campaign_id, body.raw(), submitted_by=key.key_id)
     return model_response(decision)
 
