@@ -92,8 +92,9 @@ class Settings(BaseSettings):
         if url.startswith("sqlite:///"):
             return Path(url.removeprefix("sqlite:///"))
         if "://" in url:
+            scheme = url.split("://", 1)[0]  # never the rest: it may hold a password
             raise ValueError(
-                f"IGENT_DATABASE_URL {url!r}: not supported; use postgresql://USER@HOST/DB, a "
-                "path or sqlite:///PATH"
+                f"IGENT_DATABASE_URL with scheme {scheme!r}: not supported; use "
+                "postgresql://USER@HOST/DB, a path or sqlite:///PATH"
             )
         return Path(url)

@@ -42,7 +42,8 @@ def test_keys_create_refuses_an_unknown_role(tmp_path: Path):
 
 
 def test_serve_refuses_an_unsupported_database_url(tmp_path: Path):
-    done = run_cli("serve", "--db", "mysql://db/igent")
+    done = run_cli("serve", "--db", "mysql://igent:s3cr3t-pw@db/igent")
     assert done.returncode == 1
-    assert "not supported; use postgresql://" in done.stderr
+    assert "scheme 'mysql': not supported; use postgresql://" in done.stderr
+    assert "s3cr3t-pw" not in done.stderr + done.stdout
     assert done.stdout == ""
