@@ -196,12 +196,16 @@ class Store(Protocol):
         run_id: str,
         decisions: Sequence[Decision],
         audits: Sequence[Mapping[str, Any]] = (),
+        *,
+        keep_final: bool = False,
     ) -> CommitResult:
         """Write decisions (booking the matched ones) and audits in ONE transaction.
 
         A booking is ``used = used + 1 WHERE used < capacity``; when no row moves, the
         supplier is full: that decision is not written and comes back in ``conflicts``.
-        Re-committing a registration replaces its decision and moves its booking.
+        Re-committing a registration replaces its decision and moves its booking. With
+        ``keep_final`` (workers: first decision wins) a registration that already has a final
+        decision keeps it; it is reported as committed and nothing of it is written.
         """
 
     def cancel(self, campaign_id: str, registration_id: str) -> bool:

@@ -50,6 +50,9 @@ class Dialect:
     are serialised anyway: SQLite's ``BEGIN IMMEDIATE``)."""
     audit_order: str
     """Column that orders audits as last written."""
+    upsert_audit: str
+    """Insert or replace one audit (campaign, registration, run, payload) so that it reads back
+    as the last written."""
 
     def json_text(self, column: str, key: str) -> str:
         """Return the expression that reads ``key`` of the JSON in ``column``."""
@@ -62,12 +65,18 @@ SQLITE = Dialect(
     for_update="",
     # INSERT OR REPLACE gives a replaced audit a new rowid
     audit_order="rowid",
+    upsert_audit="INSERT OR REPLACE INTO audits (campaign_id, registration_id, run_id, payload) "
+    "VALUES (?, ?, ?, ?)",
 )
 POSTGRESQL = Dialect(
     name="postgresql",
     json_field="{column}::jsonb ->> '{key}'",
     for_update=" FOR UPDATE",
     audit_order="seq",
+    # ``seq`` takes a fresh number on replace too: audits read back in the order last written
+    upsert_audit="INSERT INTO audits (campaign_id, registration_id, run_id, payload) "
+    "VALUES (?, ?, ?, ?) ON CONFLICT (campaign_id, registration_id) DO UPDATE SET "
+    "run_id = excluded.run_id, payload = excluded.payload, seq = excluded.seq",
 )
 
 __all__ = ["POSTGRESQL", "SQLITE", "Connection", "Cursor", "Dialect"]

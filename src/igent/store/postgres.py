@@ -33,10 +33,16 @@ from psycopg import errors as pg_errors
 from psycopg_pool import ConnectionPool
 
 from igent.errors import StoreError
-from igent.store.base import FINAL_STATUSES, CommitResult, Decision, encode_json
+from igent.store.base import CommitResult, Decision
 from igent.store.dialect import POSTGRESQL, Connection
 from igent.store.migrations import Migration, migrations
-from igent.store.sql_ledger import READ_CHUNK, SCHEMA_VERSION_DDL, SqlLedger, unbook
+from igent.store.sql_ledger import (
+    READ_CHUNK,
+    SCHEMA_VERSION_DDL,
+    SqlLedger,
+    write_audits,
+    write_decision,
+)
 
 DIALECT = POSTGRESQL.name  # migration variants end in .postgresql.sql
 _MIGRATION_LOCK = 0x1647E47  # advisory lock id held while migrating
@@ -238,94 +244,22 @@ class PostgresStore(SqlLedger):
             committed: list[str] = []
             conflicts: list[Decision] = []
             for decision in decisions:
-                if _write_decision(conn, campaign_id, run_id, decision, keep_final=keep_final):
+                if write_decision(
+                    conn, POSTGRESQL, campaign_id, run_id, decision, keep_final=keep_final
+                ):
                     committed.append(decision.registration_id)
                 else:
                     conflicts.append(decision)
-            for audit in audits:
-                _write_audit(conn, campaign_id, str(audit["registration_id"]), run_id, audit)
+            write_audits(
+                conn,
+                POSTGRESQL,
+                campaign_id,
+                run_id,
+                [(str(a["registration_id"]), a) for a in audits],
+            )
             return CommitResult(tuple(committed), tuple(conflicts))
 
         return self._run(work)
-
-
-def _write_decision(
-    conn: Connection,
-    campaign_id: str,
-    run_id: str,
-    decision: Decision,
-    *,
-    keep_final: bool,
-) -> bool:
-    """Write one decision inside the caller's transaction; False when its supplier is full."""
-    previous = conn.execute(
-        "SELECT status, supplier_id FROM decisions WHERE campaign_id = ? AND registration_id = ?",
-        (campaign_id, decision.registration_id),
-    ).fetchone()
-    if keep_final and previous is not None and previous[0] in FINAL_STATUSES:
-        return True
-    held = previous[1] if previous is not None and previous[0] == "matched" else None
-    if decision.is_booking and held != decision.supplier_id:
-        moved = conn.execute(
-            "UPDATE suppliers SET used = used + 1 WHERE campaign_id = ? AND supplier_id = ? "
-            "AND used < capacity RETURNING used",
-            (campaign_id, decision.supplier_id),
-        ).fetchone()
-        if moved is None:
-            known = conn.execute(
-                "SELECT 1 FROM suppliers WHERE campaign_id = ? AND supplier_id = ?",
-                (campaign_id, decision.supplier_id),
-            ).fetchone()
-            if known is None:
-                raise StoreError(
-                    f"registration {decision.registration_id!r}: supplier "
-                    f"{decision.supplier_id!r} is not in the capacity store of campaign "
-                    f"{campaign_id!r}"
-                )
-            return False
-    if held is not None and (not decision.is_booking or held != decision.supplier_id):
-        unbook(conn, campaign_id, held)
-    match, order, rest = decision.encoded
-    conn.execute(
-        "INSERT INTO decisions (campaign_id, registration_id, record_index, run_id, status, "
-        "supplier_id, match_json, order_json, payload) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (campaign_id, registration_id) DO UPDATE SET "
-        "record_index = excluded.record_index, run_id = excluded.run_id, "
-        "status = excluded.status, supplier_id = excluded.supplier_id, "
-        "match_json = excluded.match_json, order_json = excluded.order_json, "
-        "payload = excluded.payload",
-        (
-            campaign_id,
-            decision.registration_id,
-            decision.record_index,
-            run_id,
-            decision.status,
-            decision.supplier_id,
-            match,
-            order,
-            rest,
-        ),
-    )
-    if decision.audit is not None:
-        _write_audit(conn, campaign_id, decision.registration_id, run_id, decision.audit)
-    return True
-
-
-def _write_audit(
-    conn: Connection,
-    campaign_id: str,
-    registration_id: str,
-    run_id: str,
-    audit: Mapping[str, Any],
-) -> None:
-    # ``seq`` takes a fresh number on replace too: audits read back in the order last written.
-    conn.execute(
-        "INSERT INTO audits (campaign_id, registration_id, run_id, payload) "
-        "VALUES (?, ?, ?, ?) ON CONFLICT (campaign_id, registration_id) DO UPDATE SET "
-        "run_id = excluded.run_id, payload = excluded.payload, seq = excluded.seq",
-        (campaign_id, registration_id, run_id, encode_json(audit)),
-    )
 
 
 __all__ = [

@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Self, TypeVar
 
 from igent.errors import StoreError
 from igent.store.base import (
     FINAL_STATUSES,
     CapacityChange,
+    Decision,
     DecisionCounts,
     OutputRow,
     StoredDecision,
     SupplierCapacity,
+    encode_json,
 )
 from igent.store.dialect import Connection, Dialect
 
@@ -32,6 +34,16 @@ SCHEMA_VERSION_DDL = (
 )
 DECISION_COLUMNS = (
     "registration_id, record_index, run_id, status, supplier_id, match_json, order_json, payload"
+)
+# ON CONFLICT ... DO UPDATE and RETURNING: PostgreSQL, and SQLite >= 3.35
+UPSERT_DECISION = (
+    "INSERT INTO decisions (campaign_id, registration_id, record_index, run_id, status, "
+    "supplier_id, match_json, order_json, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (campaign_id, registration_id) DO UPDATE SET "
+    "record_index = excluded.record_index, run_id = excluded.run_id, "
+    "status = excluded.status, supplier_id = excluded.supplier_id, "
+    "match_json = excluded.match_json, order_json = excluded.order_json, "
+    "payload = excluded.payload"
 )
 _RECORD_ORDER = "record_index, registration_id"
 _T = TypeVar("_T")
@@ -345,6 +357,87 @@ def stored_decision(row: Sequence[Any]) -> StoredDecision:
     return StoredDecision(str(rid), int(index), str(run_id), str(status), supplier_id, payload)
 
 
+def decision_row(campaign_id: str, run_id: str, decision: Decision) -> tuple[Any, ...]:
+    """The parameters of ``UPSERT_DECISION`` for one decision."""
+    match, order, rest = decision.encoded
+    return (
+        campaign_id,
+        decision.registration_id,
+        decision.record_index,
+        run_id,
+        decision.status,
+        decision.supplier_id,
+        match,
+        order,
+        rest,
+    )
+
+
+def write_decision(
+    conn: Connection,
+    dialect: Dialect,
+    campaign_id: str,
+    run_id: str,
+    decision: Decision,
+    *,
+    keep_final: bool = False,
+) -> bool:
+    """Write one decision inside the caller's transaction; False when its supplier is full.
+
+    The booking is ``used = used + 1 WHERE used < capacity``; re-committing a registration
+    moves its booking. With ``keep_final`` a registration that already has a final decision
+    keeps it (first decision wins): nothing is written and it counts as committed.
+    """
+    previous = conn.execute(
+        "SELECT status, supplier_id FROM decisions WHERE campaign_id = ? AND registration_id = ?",
+        (campaign_id, decision.registration_id),
+    ).fetchone()
+    if keep_final and previous is not None and previous[0] in FINAL_STATUSES:
+        return True
+    held = previous[1] if previous is not None and previous[0] == "matched" else None
+    if decision.is_booking and held != decision.supplier_id:
+        moved = conn.execute(
+            "UPDATE suppliers SET used = used + 1 WHERE campaign_id = ? AND supplier_id = ? "
+            "AND used < capacity RETURNING used",
+            (campaign_id, decision.supplier_id),
+        ).fetchone()
+        if moved is None:
+            known = conn.execute(
+                "SELECT 1 FROM suppliers WHERE campaign_id = ? AND supplier_id = ?",
+                (campaign_id, decision.supplier_id),
+            ).fetchone()
+            if known is None:
+                raise StoreError(
+                    f"registration {decision.registration_id!r}: supplier "
+                    f"{decision.supplier_id!r} is not in the capacity store of campaign "
+                    f"{campaign_id!r}"
+                )
+            return False
+    if held is not None and (not decision.is_booking or held != decision.supplier_id):
+        unbook(conn, campaign_id, held)
+    conn.execute(UPSERT_DECISION, decision_row(campaign_id, run_id, decision))
+    if decision.audit is not None:
+        write_audits(
+            conn, dialect, campaign_id, run_id, [(decision.registration_id, decision.audit)]
+        )
+    return True
+
+
+def write_audits(
+    conn: Connection,
+    dialect: Dialect,
+    campaign_id: str,
+    run_id: str,
+    audits: Iterable[tuple[str, Mapping[str, Any]]],
+) -> None:
+    """Insert or replace audits, given as (registration id, audit), in the caller's
+    transaction."""
+    conn.executemany(
+        dialect.upsert_audit,
+        [(campaign_id, rid, run_id, encode_json(audit)) for rid, audit in audits],
+    )
+
+
 def unbook(conn: Connection, campaign_id: str, supplier_id: str) -> None:
     """Free one unit of a supplier's capacity inside the caller's transaction."""
     conn.execute(
@@ -357,7 +450,11 @@ __all__ = [
     "DECISION_COLUMNS",
     "READ_CHUNK",
     "SCHEMA_VERSION_DDL",
+    "UPSERT_DECISION",
     "SqlLedger",
+    "decision_row",
     "stored_decision",
     "unbook",
+    "write_audits",
+    "write_decision",
 ]

@@ -15,10 +15,18 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from igent.errors import StoreError
-from igent.store.base import CommitResult, Decision, encode_json
+from igent.store.base import CommitResult, Decision
 from igent.store.dialect import SQLITE, Connection
 from igent.store.migrations import migrations
-from igent.store.sql_ledger import READ_CHUNK, SCHEMA_VERSION_DDL, SqlLedger
+from igent.store.sql_ledger import (
+    READ_CHUNK,
+    SCHEMA_VERSION_DDL,
+    UPSERT_DECISION,
+    SqlLedger,
+    decision_row,
+    write_audits,
+    write_decision,
+)
 
 _T = TypeVar("_T")
 
@@ -93,8 +101,14 @@ class SqliteStore(SqlLedger):
         run_id: str,
         decisions: Sequence[Decision],
         audits: Sequence[Mapping[str, Any]] = (),
+        *,
+        keep_final: bool = False,
     ) -> CommitResult:
-        """Write decisions (booking the matched ones) and audits in ONE transaction."""
+        """Write decisions (booking the matched ones) and audits in ONE transaction.
+
+        A batch of first decisions that all fit takes a set-based path (``_write_fresh``);
+        anything else is written decision by decision (moves, full suppliers, ``keep_final``).
+        """
         committed: list[str] = []
         conflicts: list[Decision] = []
         with self._transaction() as db:
@@ -102,14 +116,14 @@ class SqliteStore(SqlLedger):
                 committed = [d.registration_id for d in decisions]
             else:
                 for decision in decisions:
-                    if _write_decision(db, campaign_id, run_id, decision):
+                    if write_decision(
+                        db, SQLITE, campaign_id, run_id, decision, keep_final=keep_final
+                    ):
                         committed.append(decision.registration_id)
                     else:
                         conflicts.append(decision)
-            db.executemany(
-                "INSERT OR REPLACE INTO audits (campaign_id, registration_id, run_id, payload) "
-                "VALUES (?, ?, ?, ?)",
-                [(campaign_id, str(a["registration_id"]), run_id, _encode(a)) for a in audits],
+            write_audits(
+                db, SQLITE, campaign_id, run_id, [(str(a["registration_id"]), a) for a in audits]
             )
         return CommitResult(tuple(committed), tuple(conflicts))
 
@@ -135,18 +149,6 @@ def _statements(sql: str) -> Iterator[str]:
         yield pending
 
 
-def _encode(value: Mapping[str, Any]) -> str:
-    return encode_json(value)
-
-
-_INSERT_DECISION = (
-    "INSERT OR REPLACE INTO decisions (campaign_id, registration_id, record_index, run_id, "
-    "status, supplier_id, match_json, order_json, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_INSERT_AUDIT = (
-    "INSERT OR REPLACE INTO audits (campaign_id, registration_id, run_id, payload) "
-    "VALUES (?, ?, ?, ?)"
-)
 _ID_CHUNK = 500  # host parameters per IN (...) list, well under SQLite's limit
 
 
@@ -189,91 +191,10 @@ def _write_fresh(
             "UPDATE suppliers SET used = used + ? WHERE campaign_id = ? AND supplier_id = ?",
             [(count, campaign_id, s) for s, count in wanted.items()],
         )
-    rows = []
-    for decision in decisions:
-        match, order, rest = decision.encoded
-        rows.append(
-            (
-                campaign_id,
-                decision.registration_id,
-                decision.record_index,
-                run_id,
-                decision.status,
-                decision.supplier_id,
-                match,
-                order,
-                rest,
-            )
-        )
-    db.executemany(_INSERT_DECISION, rows)
-    db.executemany(
-        _INSERT_AUDIT,
-        [
-            (campaign_id, d.registration_id, run_id, _encode(d.audit))
-            for d in decisions
-            if d.audit is not None
-        ],
-    )
+    db.executemany(UPSERT_DECISION, [decision_row(campaign_id, run_id, d) for d in decisions])
+    audits = [(d.registration_id, d.audit) for d in decisions if d.audit is not None]
+    write_audits(db, SQLITE, campaign_id, run_id, audits)
     return True
-
-
-def _write_decision(
-    db: sqlite3.Connection, campaign_id: str, run_id: str, decision: Decision
-) -> bool:
-    """Write one decision inside the caller's transaction; False when its supplier is full."""
-    previous = db.execute(
-        "SELECT status, supplier_id FROM decisions WHERE campaign_id = ? AND registration_id = ?",
-        (campaign_id, decision.registration_id),
-    ).fetchone()
-    held = previous[1] if previous is not None and previous[0] == "matched" else None
-    if decision.is_booking and held != decision.supplier_id:
-        moved = db.execute(
-            "UPDATE suppliers SET used = used + 1 WHERE campaign_id = ? AND supplier_id = ? "
-            "AND used < capacity",
-            (campaign_id, decision.supplier_id),
-        ).rowcount
-        if not moved:
-            known = db.execute(
-                "SELECT 1 FROM suppliers WHERE campaign_id = ? AND supplier_id = ?",
-                (campaign_id, decision.supplier_id),
-            ).fetchone()
-            if known is None:
-                raise StoreError(
-                    f"registration {decision.registration_id!r}: supplier "
-                    f"{decision.supplier_id!r} is not in the capacity store of campaign "
-                    f"{campaign_id!r}"
-                )
-            return False
-    if held is not None and (not decision.is_booking or held != decision.supplier_id):
-        _unbook(db, campaign_id, held)
-    match, order, rest = decision.encoded
-    db.execute(
-        _INSERT_DECISION,
-        (
-            campaign_id,
-            decision.registration_id,
-            decision.record_index,
-            run_id,
-            decision.status,
-            decision.supplier_id,
-            match,
-            order,
-            rest,
-        ),
-    )
-    if decision.audit is not None:
-        db.execute(
-            _INSERT_AUDIT,
-            (campaign_id, decision.registration_id, run_id, _encode(decision.audit)),
-        )
-    return True
-
-
-def _unbook(db: sqlite3.Connection, campaign_id: str, supplier_id: str) -> None:
-    db.execute(
-        "UPDATE suppliers SET used = used - 1 WHERE campaign_id = ? AND supplier_id = ?",
-        (campaign_id, supplier_id),
-    )
 
 
 class _Transaction:

@@ -325,7 +325,7 @@ class _FirstDecisionWins:
 
     Two workers handed the same registration (a redelivery) may both decide it; the first
     commit stands and the second changes nothing (PostgreSQL checks it inside the commit's
-    transaction; on SQLite the check is made just before).
+    transaction, under the lock both backends take for a write).
     """
 
     def __init__(self, store: Store) -> None:
@@ -340,20 +340,10 @@ class _FirstDecisionWins:
         run_id: str,
         decisions: Any,
         audits: Any = (),
+        *,
+        keep_final: bool = True,
     ) -> Any:
-        from igent.store.postgres import PostgresStore
-
-        if isinstance(self._store, PostgresStore):
-            return self._store.commit(campaign_id, run_id, decisions, audits, keep_final=True)
-        keep = [
-            d
-            for d in decisions
-            if (stored := self._store.decision(campaign_id, d.registration_id)) is None
-            or stored.status not in FINAL_STATUSES
-        ]
-        result = self._store.commit(campaign_id, run_id, keep, audits)
-        kept = {d.registration_id for d in decisions} - {d.registration_id for d in keep}
-        return replace(result, committed=(*result.committed, *sorted(kept)))
+        return self._store.commit(campaign_id, run_id, decisions, audits, keep_final=True)
 
 
 def to_record(message: Mapping[str, Any]) -> RegistrationRecord:
