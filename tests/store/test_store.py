@@ -275,3 +275,18 @@ def test_run_rows_counts_one_runs_decisions(store: Store) -> None:
     assert store.run_rows(CAMPAIGN, "run1") == 2
     assert store.run_rows(CAMPAIGN, "run2") == 1
     assert store.run_rows(CAMPAIGN, "run3") == 0
+
+
+def test_keep_final_leaves_a_final_decision_and_its_booking_in_place(store: Store) -> None:
+    store.commit(CAMPAIGN, "run1", [decision("R1", "A"), decision("R2", None, "failed", 1)])
+
+    result = store.commit(
+        CAMPAIGN, "run2", [decision("R1", "B"), decision("R2", "B", index=1)], keep_final=True
+    )
+
+    assert result.committed == ("R1", "R2") and result.conflicts == ()
+    first = store.decision(CAMPAIGN, "R1")
+    assert first is not None and (first.run_id, first.supplier_id) == ("run1", "A")
+    retried = store.decision(CAMPAIGN, "R2")  # failed is not final: the retry replaces it
+    assert retried is not None and (retried.status, retried.supplier_id) == ("matched", "B")
+    assert used(store) == {"A": 1, "B": 1}
