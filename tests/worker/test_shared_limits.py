@@ -136,3 +136,28 @@ async def test_calls_in_flight_are_capped_across_limiters_sharing_redis(redis_ur
     _forget(redis_url, name)
 
     assert most == 2
+
+
+async def test_tokens_per_minute_are_spaced_across_limiters_sharing_redis(redis_url: str) -> None:
+    import asyncio
+
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    name = f"sim-tokens-{uuid.uuid4().hex[:8]}"
+    # 60,000 tokens/min = 1,000 a second: six calls of 200 tokens need >= 1 s together
+    limiters = [
+        SharedRateLimiter(client, name, tokens_per_minute=60_000, margin=0.0) for _ in range(3)
+    ]
+    starts: list[float] = []
+
+    async def call(limiter: SharedRateLimiter) -> None:
+        async with limiter.slot(estimated_tokens=200):
+            starts.append(time.monotonic())
+
+    await asyncio.gather(*(call(limiters[n % 3]) for n in range(6)))
+    client.close()
+    _forget(redis_url, name)
+
+    # the first call goes at once; the other five wait for 200 tokens each of the one budget
+    assert max(starts) - min(starts) >= 5 * 0.2 * 0.9
