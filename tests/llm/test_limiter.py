@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import httpx
 
@@ -69,12 +70,19 @@ async def test_token_budget_is_corrected_by_actual_usage() -> None:
 async def test_client_calls_go_through_the_limiter(make_client) -> None:
     in_flight = 0
     peak = 0
+    pair = asyncio.Event()  # two calls in flight at once: what the limit allows
 
     async def handler(request: httpx.Request) -> httpx.Response:
         nonlocal in_flight, peak
         in_flight += 1
         peak = max(peak, in_flight)
-        for _ in range(50):
+        if in_flight == 2:
+            pair.set()
+        # hold the call until a second one is in flight (not a fixed number of loop turns,
+        # which a loaded machine can outrun); a limit of one would time out here
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(pair.wait(), 2.0)
+        for _ in range(10):
             await asyncio.sleep(0)
         in_flight -= 1
         return httpx.Response(200, json=completion("ok"))
