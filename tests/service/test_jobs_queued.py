@@ -159,12 +159,7 @@ async def test_a_batch_of_decided_registrations_finishes_without_sending_anythin
     app: FastAPI, http: httpx.AsyncClient, settings: Settings
 ) -> None:
     jobs = app.state.context.jobs
-    await create_campaign(http)  # the rules constellation
-    registrations = demo_registrations()[:3]
-    first = (await http.post("/v1/campaigns/demo/registrations:batch", json=registrations)).json()
-    await _sent(jobs, first["job_id"])
-    await _work(jobs.actor.broker, settings, None)
-    await _finished(http, first["url"])
+    registrations = await _three_decided_by_workers(app, http, settings)
     changed = {**registrations[0], "Contact_Zip": "00000"}
 
     again = await http.post(
@@ -194,12 +189,7 @@ async def test_a_cancelled_registration_uploaded_again_is_decided_again_by_the_w
     app: FastAPI, http: httpx.AsyncClient, settings: Settings
 ) -> None:
     jobs = app.state.context.jobs
-    await create_campaign(http)  # the rules constellation
-    registrations = demo_registrations()[:3]
-    first = (await http.post("/v1/campaigns/demo/registrations:batch", json=registrations)).json()
-    await _sent(jobs, first["job_id"])
-    await _work(jobs.actor.broker, settings, None)
-    await _finished(http, first["url"])
+    registrations = await _three_decided_by_workers(app, http, settings)
     registration_id = registrations[0]["RegistrationNumber"]
     url = f"/v1/campaigns/demo/registrations/{registration_id}"
     assert (await http.get(url)).json()["status"] == "matched"
@@ -245,3 +235,17 @@ async def test_a_progress_read_while_a_job_is_sent_never_takes_an_earlier_decisi
     assert (job["status"], job["done"], job["errors"]) == ("done", 1, 0)
     decided = (await http.get(f"/v1/campaigns/demo/registrations/{doomed}")).json()
     assert decided["status"] in ("matched", "no_match")
+
+
+async def _three_decided_by_workers(
+    app: FastAPI, http: httpx.AsyncClient, settings: Settings
+) -> list[dict[str, Any]]:
+    """Create the rules campaign and have the workers decide a batch of three; return it."""
+    jobs = app.state.context.jobs
+    await create_campaign(http)  # the rules constellation
+    registrations = demo_registrations()[:3]
+    first = (await http.post("/v1/campaigns/demo/registrations:batch", json=registrations)).json()
+    await _sent(jobs, first["job_id"])
+    await _work(jobs.actor.broker, settings, None)
+    await _finished(http, first["url"])
+    return registrations
