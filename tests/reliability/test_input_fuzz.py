@@ -12,6 +12,7 @@ import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -169,7 +170,7 @@ def _answer_all(engine: RulesEngine, path: Path) -> None:
     for record in records:
         _assert_writable(dict(record.raw))
         outcome = engine.answer(record, used)
-        _assert_writable(outcome.decision.model_dump(mode="json"))
+        _assert_writable(asdict(outcome.decision))
         if outcome.purchase_order is not None:
             _assert_writable(outcome.purchase_order.model_dump(mode="json"))
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict
+from dataclasses import dataclass
+from typing import Any, Literal
 
 NoMatchReason = Literal[
     "zip_not_served", "no_capacity", "product_unavailable", "invalid_registration"
@@ -13,11 +12,14 @@ MatchStatus = Literal["matched", "no_match"]
 CandidateOutcome = Literal["chosen", "ranked_lower", "no_capacity", "product_unavailable"]
 NO_MATCH_FOUND = "NO MATCH FOUND"
 
+# Both are values the rules engine computes, never parsed from outside (what a model answers
+# is checked by the validator, not read into these): plain dataclasses, not pydantic models,
+# because a campaign builds a decision and ~4 assessments for every registration.
 
-class CandidateAssessment(BaseModel):
+
+@dataclass(frozen=True, slots=True)
+class CandidateAssessment:
     """How one supplier serving the ZIP fared, with its capacity at decision time."""
-
-    model_config = ConfigDict(frozen=True)
 
     supplier_id: str
     used: int
@@ -26,11 +28,21 @@ class CandidateAssessment(BaseModel):
     outcome: CandidateOutcome
     reason: str
 
+    def as_row(self) -> dict[str, Any]:
+        """Return the assessment as a row of the output's candidates table."""
+        return {
+            "supplier_id": self.supplier_id,
+            "used": self.used,
+            "capacity": self.capacity,
+            "used_pct": self.used_pct,
+            "outcome": self.outcome,
+            "reason": self.reason,
+        }
 
-class MatchDecision(BaseModel):
+
+@dataclass(frozen=True, slots=True)
+class MatchDecision:
     """The supplier chosen for a registration (or why none), and why."""
-
-    model_config = ConfigDict(frozen=True)
 
     registration_id: str
     record_index: int

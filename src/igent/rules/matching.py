@@ -71,10 +71,6 @@ def _pct(used: int, capacity: int) -> float:
     return 1.0 if capacity <= 0 else used / capacity
 
 
-def _rank_key(supplier: Supplier, used: int) -> tuple[float, int]:
-    return (_pct(used, supplier.capacity), -(supplier.capacity - used))
-
-
 def decide_match(
     registration: Registration,
     index: SupplierIndex,
@@ -114,40 +110,55 @@ def decide_match(
             reason="zip_not_served",
             message=f"no supplier serves ZIP {registration.zip_code!r}",
         )
-    assessments: dict[str, tuple[CandidateOutcome, str]] = {}
-    eligible: list[Supplier] = []
+    # One pass for the facts (used, used pct) and the outcome of each candidate; the table is
+    # built once at the end, in file order (a million registrations take this path).
+    used_of = [capacity_used.get(s.supplier_id, 0) for s in candidates]
+    pct_of = [_pct(used, s.capacity) for s, used in zip(candidates, used_of, strict=True)]
+    outcomes: list[tuple[CandidateOutcome, str] | None] = []
+    eligible: list[int] = []
     any_room = False
-    for supplier in candidates:
-        used = capacity_used.get(supplier.supplier_id, 0)
+    for position, supplier in enumerate(candidates):
+        used = used_of[position]
         if not has_room(used, supplier.capacity):
-            assessments[supplier.supplier_id] = (
-                "no_capacity",
-                f"no capacity left: used {used} of {supplier.capacity}",
+            outcomes.append(
+                ("no_capacity", f"no capacity left: used {used} of {supplier.capacity}")
             )
             continue
         any_room = True
         missing = index.missing_product(supplier, registration.num_batteries)
         if missing is not None:
-            assessments[supplier.supplier_id] = ("product_unavailable", missing)
+            outcomes.append(("product_unavailable", missing))
             continue
-        eligible.append(supplier)
+        outcomes.append(None)
+        eligible.append(position)
 
     chosen: Supplier | None = None
     if eligible:
-        chosen = min(eligible, key=lambda s: _rank_key(s, capacity_used.get(s.supplier_id, 0)))
-        chosen_used = capacity_used.get(chosen.supplier_id, 0)
-        assessments[chosen.supplier_id] = (
-            "chosen",
-            f"lowest used pct {_pct(chosen_used, chosen.capacity):.4f} among eligible",
-        )
-        for supplier in eligible:
-            if supplier is not chosen:
-                assessments[supplier.supplier_id] = (
+        # rule 4: lowest used pct, then most room left, then file order (min keeps the first)
+        best = min(eligible, key=lambda i: (pct_of[i], used_of[i] - candidates[i].capacity))
+        chosen = candidates[best]
+        outcomes[best] = ("chosen", f"lowest used pct {pct_of[best]:.4f} among eligible")
+        for position in eligible:
+            if position != best:
+                outcomes[position] = (
                     "ranked_lower",
-                    _ranked_lower_reason(supplier, chosen, capacity_used),
+                    _ranked_lower_reason(
+                        candidates[position], used_of[position], chosen, used_of[best]
+                    ),
                 )
 
-    table = tuple(_assessment(s, capacity_used, *assessments[s.supplier_id]) for s in candidates)
+    table = tuple(
+        CandidateAssessment(
+            supplier_id=supplier.supplier_id,
+            used=used_of[position],
+            capacity=supplier.capacity,
+            used_pct=pct_of[position],
+            outcome=outcome[0],
+            reason=outcome[1],
+        )
+        for position, (supplier, outcome) in enumerate(zip(candidates, outcomes, strict=True))
+        if outcome is not None
+    )
     if chosen is not None:
         return MatchDecision(
             **base,
@@ -175,11 +186,7 @@ def decide_match(
     )
 
 
-def _ranked_lower_reason(
-    supplier: Supplier, chosen: Supplier, capacity_used: Mapping[str, int]
-) -> str:
-    used = capacity_used.get(supplier.supplier_id, 0)
-    chosen_used = capacity_used.get(chosen.supplier_id, 0)
+def _ranked_lower_reason(supplier: Supplier, used: int, chosen: Supplier, chosen_used: int) -> str:
     pct, chosen_pct = _pct(used, supplier.capacity), _pct(chosen_used, chosen.capacity)
     if pct != chosen_pct:
         return f"used pct {pct:.4f} is higher than {chosen.supplier_id!r} {chosen_pct:.4f}"
@@ -187,20 +194,6 @@ def _ranked_lower_reason(
     if room != chosen_room:
         return f"same used pct but {room} left vs {chosen_room} for {chosen.supplier_id!r}"
     return f"tied with {chosen.supplier_id!r}, which comes first in the offers file"
-
-
-def _assessment(
-    supplier: Supplier, capacity_used: Mapping[str, int], outcome: CandidateOutcome, reason: str
-) -> CandidateAssessment:
-    used = capacity_used.get(supplier.supplier_id, 0)
-    return CandidateAssessment(
-        supplier_id=supplier.supplier_id,
-        used=used,
-        capacity=supplier.capacity,
-        used_pct=_pct(used, supplier.capacity),
-        outcome=outcome,
-        reason=reason,
-    )
 
 
 def eligible_supplier_ids(

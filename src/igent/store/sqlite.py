@@ -133,6 +133,10 @@ def _connect(path: Path) -> sqlite3.Connection:
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
     db.execute("PRAGMA busy_timeout=10000")
+    # A checkpoint copies the WAL into the database and syncs it: every 1,000 pages (SQLite's
+    # default, 4 MB) a 100k-registration run (~350 MB of ledger) syncs ~90 times, about 1 s of
+    # its 14. Every 10,000 pages keeps the WAL under ~40 MB; what a commit guarantees is the same.
+    db.execute("PRAGMA wal_autocheckpoint=10000")
     return db
 
 

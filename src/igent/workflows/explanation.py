@@ -30,7 +30,7 @@ def candidates_for(rules: MatchDecision, booked: str | None) -> list[dict[str, A
     The booked supplier is the one marked ``chosen``; the rules' own choice, when it was not
     booked, is marked ``ranked_lower`` and says so.
     """
-    rows = [c.model_dump() for c in rules.candidates]
+    rows = [c.as_row() for c in rules.candidates]
     if booked == rules.supplier_id:
         return rows
     for row in rows:

@@ -110,7 +110,8 @@ class _Priced:
             # encode_json({...}) is "{" + items joined by ", ": drop the brace, keep the rest
             tail = encode_json({**self.answer, "source": source, "lines": self.lines})[1:]
             self._tails[source] = tail
-        order = {**self.for_registration(registration_id), "source": source, "lines": self.lines}
+        order = {"registration_id": registration_id, **self.answer, "source": source}
+        order["lines"] = self.lines
         text = '{"registration_id": ' + encode_json(registration_id) + ", " + tail
         return EncodedDict(order, text)
 
@@ -401,7 +402,7 @@ class Pipeline:
             "reason": stop.reason,
             "message": stop.message,
             "source": (p2 or p1).source,
-            "candidates": [c.model_dump() for c in reference.candidates],
+            "candidates": [c.as_row() for c in reference.candidates],
         }
         grading: dict[str, bool | None] = {
             "raw_supplier_ok": p1.raw_valid,

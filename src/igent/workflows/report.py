@@ -10,9 +10,11 @@ import contextlib
 import csv
 import json
 from array import array
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from math import isfinite
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,7 @@ from igent.store import (
 )
 from igent.workflows.timing import NUMERIC_COLUMNS, TIMING_COLUMNS, percentile
 
+_ALL_COLUMNS = frozenset(TIMING_COLUMNS)
 _SHARES = {
     "raw_supplier": "raw_supplier_ok",
     "final_supplier": "final_supplier_ok",
@@ -56,6 +59,12 @@ class SummaryBuilder:
     columns: dict[str, array[float]] = field(
         default_factory=lambda: {c: array("d") for c in NUMERIC_COLUMNS}
     )
+    """The non-zero values of each timing column; its zeros are only counted (most columns
+    are 0 on the rules path)."""
+    complete_rows: int = 0
+    """Rows that have every timing column."""
+    present: Counter[str] = field(default_factory=Counter)
+    """Per column, the other rows that have it."""
 
     def add(self, row: OutputRow) -> None:
         """Count one committed decision."""
@@ -79,9 +88,22 @@ class SummaryBuilder:
             if value is not None:
                 self.shares[name][0] += bool(value)
                 self.shares[name][1] += 1
-        for column, values in self.columns.items():
-            if column in timing:
-                values.append(float(timing[column]))
+        if timing.keys() == _ALL_COLUMNS:
+            self.complete_rows += 1
+        else:
+            self.present.update(column for column in timing if column in self.columns)
+        columns = self.columns
+        for column, value in timing.items():
+            if value and column in columns:
+                columns[column].append(float(value))
+
+    def _ordered(self, column: str) -> list[float]:
+        """The column's values in order, its zeros put back."""
+        ordered = sorted(self.columns[column])
+        zeros = self.complete_rows + self.present[column] - len(ordered)
+        at = bisect_left(ordered, 0.0)
+        ordered[at:at] = [0.0] * zeros
+        return ordered
 
     def accuracy(self) -> dict[str, float | None]:
         """Share of graded answers that were right, per kind."""
@@ -93,8 +115,8 @@ class SummaryBuilder:
     def timing(self) -> dict[str, dict[str, float]]:
         """Median, p95, max and sum per numeric timing column."""
         summary = {}
-        for column, values in self.columns.items():
-            ordered = sorted(values)
+        for column in self.columns:
+            ordered = self._ordered(column)
             summary[column] = {
                 "median": percentile(ordered, 50),
                 "p95": percentile(ordered, 95),
@@ -110,6 +132,36 @@ def _timing_row(timing: Mapping[str, Any]) -> dict[str, Any]:
 
 
 _ENCODE_ROW = json.JSONEncoder().encode  # json.dumps's defaults, built once
+_ROW_TEMPLATE = "{" + ", ".join(f'"{column}": %s' for column in TIMING_COLUMNS) + "}"
+
+
+def _row_texts(timing: Mapping[str, Any]) -> list[str] | None:
+    """The text of each column of a complete timing row, rounded as ``_timing_row`` rounds.
+
+    One text per value serves both timings.json and timings.csv: formatting the floats is most
+    of the cost of either file, and JSON, like the csv module, writes a finite float as its
+    ``repr`` and an int as ``str``. None when the row is not the plain shape (a column missing
+    or extra, a value neither a finite number nor, for the id, a string): the caller then
+    encodes it the general way.
+    """
+    if len(timing) != len(TIMING_COLUMNS):
+        return None
+    texts: list[str] = []
+    for column, (key, value) in zip(TIMING_COLUMNS, timing.items(), strict=True):
+        if key != column:
+            return None
+        kind = type(value)
+        if kind is float:
+            if not isfinite(value):
+                return None
+            texts.append(repr(round(value, 6)) if value else repr(value))  # keeps -0.0
+        elif kind is int:
+            texts.append(str(value))
+        elif kind is str and not texts:
+            texts.append(value)
+        else:
+            return None
+    return texts
 
 
 class TimingDocuments:
@@ -126,9 +178,15 @@ class TimingDocuments:
 
     def add(self, output: OutputRow) -> None:
         """Add one committed decision's timing row and count it."""
-        row = _timing_row(output.rest.get("timing") or {})
-        self._timings.add(_ENCODE_ROW(row))
-        self._csv.writerow([row.get(column, "") for column in TIMING_COLUMNS])
+        timing = output.rest.get("timing") or {}
+        texts = _row_texts(timing)
+        if texts is not None:
+            self._timings.add(_ROW_TEMPLATE % (_ENCODE_ROW(texts[0]), *texts[1:]))
+            self._csv.writerow(texts)
+        else:
+            row = _timing_row(timing)
+            self._timings.add(_ENCODE_ROW(row))
+            self._csv.writerow([row.get(column, "") for column in TIMING_COLUMNS])
         self.builder.add(output)
 
     def close(self) -> None:
