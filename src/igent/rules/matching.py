@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 from igent.domain import (
     CandidateAssessment,
     CandidateOutcome,
     MatchDecision,
+    NoMatchReason,
     OfferBook,
     Registration,
     Supplier,
@@ -82,16 +84,16 @@ def decide_match(
 
     The decision carries every candidate with its used/Capacity and why it lost.
     """
-    base = {
-        "registration_id": registration.registration_id,
-        "record_index": record_index,
-        "zip_code": registration.zip_code,
-        "num_batteries": registration.num_batteries,
-    }
+    base = partial(
+        MatchDecision,
+        registration_id=registration.registration_id,
+        record_index=record_index,
+        zip_code=registration.zip_code,
+        num_batteries=registration.num_batteries,
+    )
     num_panels = registration.num_panels
     if num_panels is None:
-        return MatchDecision(
-            **base,
+        return base(
             status="no_match",
             supplier_id=None,
             reason="invalid_registration",
@@ -102,8 +104,7 @@ def decide_match(
         )
     candidates = index.candidates(registration.zip_code)
     if not candidates:
-        return MatchDecision(
-            **base,
+        return base(
             num_panels=num_panels,
             status="no_match",
             supplier_id=None,
@@ -160,23 +161,21 @@ def decide_match(
         if outcome is not None
     )
     if chosen is not None:
-        return MatchDecision(
-            **base,
+        return base(
             num_panels=num_panels,
             status="matched",
             supplier_id=chosen.supplier_id,
             message=f"matched to {chosen.supplier_id!r}",
             candidates=table,
         )
-    reason = "product_unavailable" if any_room else "no_capacity"
+    reason: NoMatchReason = "product_unavailable" if any_room else "no_capacity"
     message = (
         f"no supplier serving ZIP {registration.zip_code!r} has capacity left"
         if reason == "no_capacity"
         else f"no supplier serving ZIP {registration.zip_code!r} with capacity offers the "
         f"products asked (solar, {registration.num_batteries} batteries)"
     )
-    return MatchDecision(
-        **base,
+    return base(
         num_panels=num_panels,
         status="no_match",
         supplier_id=None,
