@@ -149,13 +149,9 @@ def decide_match(
                 )
 
     table = tuple(
+        # positional: supplier_id, used, capacity, used_pct, outcome, reason
         CandidateAssessment(
-            supplier_id=supplier.supplier_id,
-            used=used_of[position],
-            capacity=supplier.capacity,
-            used_pct=pct_of[position],
-            outcome=outcome[0],
-            reason=outcome[1],
+            supplier.supplier_id, used_of[position], supplier.capacity, pct_of[position], *outcome
         )
         for position, (supplier, outcome) in enumerate(zip(candidates, outcomes, strict=True))
         if outcome is not None
