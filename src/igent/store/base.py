@@ -45,14 +45,18 @@ class Decision:
         return self.status in FINAL_STATUSES
 
     @cached_property
+    def rest(self) -> dict[str, Any]:
+        """The payload but its match and purchase order (timing, grading ...)."""
+        return {k: v for k, v in self.payload.items() if k not in ("match", "purchase_order")}
+
+    @cached_property
     def encoded(self) -> tuple[str, str | None, str]:
         """(match JSON, purchase order JSON or None, rest of the payload JSON), encoded once."""
         order = self.payload.get("purchase_order")
-        rest = {k: v for k, v in self.payload.items() if k not in ("match", "purchase_order")}
         return (
             encode_json(self.payload.get("match")),
             None if order is None else encode_json(order),
-            encode_json(rest),
+            encode_json(self.rest),
         )
 
 

@@ -94,7 +94,7 @@ def output_row(decision: Decision) -> OutputRow:
     """What the final documents need of a decision still in memory (as ``output_rows`` reads it)."""
     match, order, _ = decision.encoded
     answer = decision.payload.get("match") or {}
-    rest = {k: v for k, v in decision.payload.items() if k not in ("match", "purchase_order")}
+    rest = decision.rest
     return OutputRow(
         decision.registration_id,
         decision.status,
