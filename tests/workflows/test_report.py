@@ -12,9 +12,17 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from igent.store import OutputRow
+from igent.store import OutputRow, encode_json
+from igent.store.base import Decision
 from igent.workflows.report import SummaryBuilder, TimingDocuments, _timing_row
-from igent.workflows.timing import NUMERIC_COLUMNS, TIMING_COLUMNS, percentile
+from igent.workflows.timing import (
+    NUMERIC_COLUMNS,
+    TIMING_COLUMNS,
+    RegistrationTiming,
+    TimingPayload,
+    percentile,
+    timing_payload,
+)
 
 _FLOAT_COLUMNS = {c for c in NUMERIC_COLUMNS if c.endswith("_s") or c == "cost_usd"}
 _floats = st.one_of(
@@ -82,6 +90,28 @@ def test_rows_of_another_shape_are_written_the_general_way(tmp_path: Path) -> No
         {"registration_id": "extra", **full, "surplus": 1},
     ]
     assert _written(tmp_path, odd) == _general(odd)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_timings(), min_size=1, max_size=5))
+def test_a_runs_timing_payload_encodes_and_writes_as_the_general_path(
+    tmp_path_factory: Any, timings: list[dict[str, Any]]
+) -> None:
+    """The ledger text and the row texts made with the payload are the plain dict's."""
+    payloads = [timing_payload(RegistrationTiming(**t)) for t in timings]
+    for payload, timing in zip(payloads, timings, strict=True):
+        assert dict(payload) == timing
+        assert encode_json(payload) == json.dumps(timing, ensure_ascii=False)
+        decision = Decision(str(timing["registration_id"]), 0, "matched", "S", {"timing": payload})
+        assert decision.encoded[2] == encode_json({"timing": timing})
+    assert all(type(p) is TimingPayload for p in payloads)
+    assert _written(tmp_path_factory.mktemp("t"), payloads) == _general(timings)
+
+
+def test_a_timing_that_is_not_plain_stays_a_plain_dict() -> None:
+    timing = RegistrationTiming(registration_id="R", total_s=math.inf)
+    payload = timing_payload(timing)
+    assert type(payload) is dict and payload["total_s"] == math.inf
 
 
 def _naive_timing(timings: list[dict[str, Any]]) -> dict[str, dict[str, float]]:

@@ -56,7 +56,7 @@ class Decision:
         return (
             encode_json(self.payload.get("match")),
             None if order is None else encode_json(order),
-            encode_json(self.rest),
+            encode_object(self.rest),
         )
 
 
@@ -80,9 +80,21 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
 
 def encode_json(value: Any) -> str:
     """Encode one output value on one line (the ledger's and the JSONL files' encoding)."""
-    if type(value) is EncodedDict:
+    if isinstance(value, EncodedDict):
         return value.text
     return _ENCODER.encode(value)
+
+
+def encode_object(value: Mapping[str, Any]) -> str:
+    """Encode a JSON object as :func:`encode_json` does, reusing the text of its values that
+    come encoded (:class:`EncodedDict`)."""
+    if not all(type(key) is str for key in value) or not any(
+        isinstance(item, EncodedDict) for item in value.values()
+    ):
+        return encode_json(value)
+    return (
+        "{" + ", ".join(f"{_ENCODER.encode(k)}: {encode_json(v)}" for k, v in value.items()) + "}"
+    )
 
 
 @dataclass(frozen=True)

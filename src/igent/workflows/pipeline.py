@@ -42,7 +42,7 @@ from igent.workflows.phase import (
     is_fatal,
     reply_verdict,
 )
-from igent.workflows.timing import RegistrationTiming
+from igent.workflows.timing import RegistrationTiming, timing_payload
 
 if TYPE_CHECKING:
     from igent.domain import PurchaseOrder
@@ -135,7 +135,7 @@ class Outcome:
             "record_index": self.record_index,
             "match": self.match,
             "purchase_order": self.purchase_order,
-            "timing": dict(vars(self.timing)),
+            "timing": timing_payload(self.timing),
             "grading": self.grading,
         }
 

@@ -14,7 +14,6 @@ from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from math import isfinite
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,13 @@ from igent.store import (
     output_row,
     write_json_atomic,
 )
-from igent.workflows.timing import NUMERIC_COLUMNS, TIMING_COLUMNS, percentile
+from igent.workflows.timing import (
+    NUMERIC_COLUMNS,
+    ROW_TEMPLATE,
+    TIMING_COLUMNS,
+    percentile,
+    row_texts,
+)
 
 _ALL_COLUMNS = frozenset(TIMING_COLUMNS)
 _SHARES = {
@@ -132,36 +137,6 @@ def _timing_row(timing: Mapping[str, Any]) -> dict[str, Any]:
 
 
 _ENCODE_ROW = json.JSONEncoder().encode  # json.dumps's defaults, built once
-_ROW_TEMPLATE = "{" + ", ".join(f'"{column}": %s' for column in TIMING_COLUMNS) + "}"
-
-
-def _row_texts(timing: Mapping[str, Any]) -> list[str] | None:
-    """The text of each column of a complete timing row, rounded as ``_timing_row`` rounds.
-
-    One text per value serves both timings.json and timings.csv: formatting the floats is most
-    of the cost of either file, and JSON, like the csv module, writes a finite float as its
-    ``repr`` and an int as ``str``. None when the row is not the plain shape (a column missing
-    or extra, a value neither a finite number nor, for the id, a string): the caller then
-    encodes it the general way.
-    """
-    if len(timing) != len(TIMING_COLUMNS):
-        return None
-    texts: list[str] = []
-    for column, (key, value) in zip(TIMING_COLUMNS, timing.items(), strict=True):
-        if key != column:
-            return None
-        kind = type(value)
-        if kind is float:
-            if not isfinite(value):
-                return None
-            texts.append(repr(round(value, 6)) if value else repr(value))  # keeps -0.0
-        elif kind is int:
-            texts.append(str(value))
-        elif kind is str and not texts:
-            texts.append(value)
-        else:
-            return None
-    return texts
 
 
 class TimingDocuments:
@@ -179,9 +154,9 @@ class TimingDocuments:
     def add(self, output: OutputRow) -> None:
         """Add one committed decision's timing row and count it."""
         timing = output.rest.get("timing") or {}
-        texts = _row_texts(timing)
+        texts = row_texts(timing)
         if texts is not None:
-            self._timings.add(_ROW_TEMPLATE % (_ENCODE_ROW(texts[0]), *texts[1:]))
+            self._timings.add(ROW_TEMPLATE % (_ENCODE_ROW(texts[0]), *texts[1:]))
             self._csv.writerow(texts)
         else:
             row = _timing_row(timing)

@@ -5,8 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
+from math import isfinite
+from typing import Any
+
+from igent.store import EncodedDict, encode_json
 
 
 @dataclass
@@ -37,6 +41,76 @@ class RegistrationTiming:
 
 TIMING_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(RegistrationTiming))
 NUMERIC_COLUMNS: tuple[str, ...] = TIMING_COLUMNS[1:]
+ROW_TEMPLATE = "{" + ", ".join(f'"{column}": %s' for column in TIMING_COLUMNS) + "}"
+"""A timing row as JSON, from the texts of its values (the id's text already encoded)."""
+
+
+class TimingPayload(EncodedDict):
+    """A registration's timing as the ledger keeps it (``text``: its JSON), with ``row``: the
+    texts of its timings.json / timings.csv row (rounded; the id not encoded), made together."""
+
+    __slots__ = ("row",)
+
+    def __init__(self, items: Mapping[str, Any], text: str, row: list[str]) -> None:
+        super().__init__(items, text)
+        self.row = row
+
+
+def _value_texts(values: Iterable[Any]) -> tuple[list[str], list[str]] | None:
+    """The exact and the rounded (6 decimals) text of each numeric value, or None if one is
+    not a finite int or float.
+
+    JSON, like the csv module, writes a finite float as its ``repr`` and an int as ``str``;
+    formatting the floats is most of the cost of the ledger's timing, timings.json and
+    timings.csv, and a zero or an int reads the same in all three.
+    """
+    exact: list[str] = []
+    rounded: list[str] = []
+    for value in values:
+        kind = type(value)
+        if kind is float:
+            if not value:  # 0.0 and -0.0: round() keeps them
+                text = repr(value)
+            elif isfinite(value):
+                exact.append(repr(value))
+                rounded.append(repr(round(value, 6)))
+                continue
+            else:
+                return None
+        elif kind is int:
+            text = str(value)
+        else:
+            return None
+        exact.append(text)
+        rounded.append(text)
+    return exact, rounded
+
+
+def timing_payload(timing: RegistrationTiming) -> dict[str, Any]:
+    """Return ``timing`` as the ledger keeps it: a :class:`TimingPayload` when its values are
+    plain (always, in practice), else a plain dict."""
+    values = dict(vars(timing))
+    texts = _value_texts(list(values.values())[1:])
+    if texts is None or type(timing.registration_id) is not str:
+        return values
+    exact, rounded = texts
+    text = ROW_TEMPLATE % (encode_json(timing.registration_id), *exact)
+    return TimingPayload(values, text, [timing.registration_id, *rounded])
+
+
+def row_texts(timing: Mapping[str, Any]) -> list[str] | None:
+    """The texts of a timing row (the id, then each column rounded to 6 decimals, as
+    ``to_row`` rounds), or None when ``timing`` is not a complete row of plain values (a
+    column missing or extra, a value not a finite number): then encode it the general way."""
+    if type(timing) is TimingPayload:
+        return timing.row
+    if len(timing) != len(TIMING_COLUMNS) or tuple(timing) != TIMING_COLUMNS:
+        return None
+    registration_id = timing["registration_id"]
+    texts = _value_texts(list(timing.values())[1:])
+    if texts is None or type(registration_id) is not str:
+        return None
+    return [registration_id, *texts[1]]
 
 
 def percentile(values: Sequence[float], pct: float) -> float:
