@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -108,7 +109,7 @@ class RegistrationRecord:
     registration: Registration | None
     error: str | None = None
 
-    @property
+    @cached_property  # read ~10 times per registration on the way to the ledger
     def registration_id(self) -> str:
         """The registration's id, or a placeholder naming the record index."""
         if self.registration is not None:

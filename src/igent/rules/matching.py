@@ -115,6 +115,7 @@ def decide_match(
     # built once at the end, in file order (a million registrations take this path).
     used_of = [capacity_used.get(s.supplier_id, 0) for s in candidates]
     pct_of = [_pct(used, s.capacity) for s, used in zip(candidates, used_of, strict=True)]
+    num_batteries = registration.num_batteries
     outcomes: list[tuple[CandidateOutcome, str] | None] = []
     eligible: list[int] = []
     any_room = False
@@ -126,7 +127,7 @@ def decide_match(
             )
             continue
         any_room = True
-        missing = index.missing_product(supplier, registration.num_batteries)
+        missing = index.missing_product(supplier, num_batteries)
         if missing is not None:
             outcomes.append(("product_unavailable", missing))
             continue
@@ -144,7 +145,8 @@ def decide_match(
                 outcomes[position] = (
                     "ranked_lower",
                     _ranked_lower_reason(
-                        candidates[position], used_of[position], chosen, used_of[best]
+                        (candidates[position], used_of[position], pct_of[position]),
+                        (chosen, used_of[best], pct_of[best]),
                     ),
                 )
 
@@ -181,14 +183,17 @@ def decide_match(
     )
 
 
-def _ranked_lower_reason(supplier: Supplier, used: int, chosen: Supplier, chosen_used: int) -> str:
-    pct, chosen_pct = _pct(used, supplier.capacity), _pct(chosen_used, chosen.capacity)
-    if pct != chosen_pct:
-        return f"used pct {pct:.4f} is higher than {chosen.supplier_id!r} {chosen_pct:.4f}"
-    room, chosen_room = supplier.capacity - used, chosen.capacity - chosen_used
-    if room != chosen_room:
-        return f"same used pct but {room} left vs {chosen_room} for {chosen.supplier_id!r}"
-    return f"tied with {chosen.supplier_id!r}, which comes first in the offers file"
+def _ranked_lower_reason(
+    candidate: tuple[Supplier, int, float], chosen: tuple[Supplier, int, float]
+) -> str:
+    """Why an eligible candidate lost to the chosen one; each is (supplier, used, used pct)."""
+    (supplier, used, pct), (winner, winner_used, winner_pct) = candidate, chosen
+    if pct != winner_pct:
+        return f"used pct {pct:.4f} is higher than {winner.supplier_id!r} {winner_pct:.4f}"
+    room, winner_room = supplier.capacity - used, winner.capacity - winner_used
+    if room != winner_room:
+        return f"same used pct but {room} left vs {winner_room} for {winner.supplier_id!r}"
+    return f"tied with {winner.supplier_id!r}, which comes first in the offers file"
 
 
 def eligible_supplier_ids(
