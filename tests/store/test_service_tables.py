@@ -8,7 +8,7 @@ import pytest
 
 from igent.store.postgres import to_format_style
 from igent.store.postgres_service import open_service_database
-from igent.store.service_tables import ServiceTables
+from igent.store.service_tables import ClaimRequest, ServiceTables
 
 
 @pytest.fixture
@@ -41,3 +41,20 @@ def test_events_get_increasing_ids_and_read_back_after_one(tables: ServiceTables
 def test_shared_sql_is_spelt_for_psycopg() -> None:
     sql = "SELECT 1 FROM t WHERE a LIKE '5%' AND b = ? AND c = ?"
     assert to_format_style(sql) == "SELECT 1 FROM t WHERE a LIKE '5%%' AND b = %s AND c = %s"
+
+
+def test_claims_of_several_registrations_go_in_one_call(tables: ServiceTables) -> None:
+    tables.claim("C1", "R3", {"Contact_Zip": "10115"}, "op", "me", until=0.0)
+    tables.finish_decision("C1", "R3", [], {}, {})
+    requests = [
+        ClaimRequest("C1", "R1", {"Contact_Zip": "80331"}, "op", "me", 0.0),
+        ClaimRequest("C1", "R2", {"Contact_Zip": "20095"}, "op", "me", 0.0),
+        ClaimRequest("C1", "R3", {"Contact_Zip": "99999"}, "op", "me", 0.0),
+    ]
+
+    first, second, decided = tables.claim_many(requests)
+
+    assert first.taken and second.taken and first.sequence < second.sequence
+    assert not decided.taken and decided.state == "decided"
+    assert decided.raw == {"Contact_Zip": "10115"}  # what is stored, to name the differences
+    assert tables.zip_codes("C1") == {"R1": "80331", "R2": "20095", "R3": "10115"}

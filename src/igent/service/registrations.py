@@ -19,6 +19,7 @@ from typing import Any
 from igent.domain import parse_registration_record
 from igent.errors import DataError, StoreError
 from igent.service.campaigns import ROW_MAX_AGE_S, RUN_ID, CampaignDesk
+from igent.service.claims import ClaimBatcher
 from igent.service.errors import Conflict, CursorError, NotFound
 from igent.service.finish import Finishing
 from igent.service.metrics import ServiceMetrics
@@ -28,6 +29,7 @@ from igent.store.service_tables import (
     CampaignRow,
     CancellationRow,
     Claim,
+    ClaimRequest,
     ServiceTables,
     Submission,
 )
@@ -108,6 +110,7 @@ class RegistrationDesk:
         # Identifies this process's claims in a database shared with other processes.
         self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._locks = KeyedLocks()
+        self._claims = ClaimBatcher(tables)
 
     async def submit(
         self, campaign_id: str, raw: Mapping[str, Any], submitted_by: str
@@ -128,15 +131,11 @@ class RegistrationDesk:
         started = self.clock()
         retry = False
         while True:
-            claim = self.tables.claim(
-                campaign_id,
-                registration_id,
-                raw,
-                submitted_by,
-                self.owner,
-                time.time() + self.deadline_s + CLAIM_MARGIN_S,
-                retry=retry,
+            until = time.time() + self.deadline_s + CLAIM_MARGIN_S
+            request = ClaimRequest(
+                campaign_id, registration_id, raw, submitted_by, self.owner, until, retry
             )
+            claim = await self._claims.claim(request)
             if claim.taken:
                 break
             differing = differing_fields(claim.raw, raw)
