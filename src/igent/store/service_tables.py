@@ -197,9 +197,22 @@ class ServiceTables:
             with self._lock:
                 self._db.close()
 
+    def joins(self, store: object) -> bool:
+        """Whether writes here made inside ``store``'s transaction (on its commit thread,
+        e.g. in ``SqliteStore.commit(then=...)``) join that transaction: they share its
+        connection."""
+        return isinstance(store, SqliteStore) and self._db is store._db
+
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
+            if self._db.in_transaction:
+                # Only the ledger's own transaction is open here (its connection and lock,
+                # this thread): join it, under a savepoint so that a failure undoes only
+                # these writes and never the ledger's.
+                with self._savepoint():
+                    yield self._db
+                return
             try:
                 self._db.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
@@ -210,6 +223,20 @@ class ServiceTables:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+
+    @contextmanager
+    def _savepoint(self) -> Iterator[None]:
+        try:
+            self._db.execute("SAVEPOINT service")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK TO service")
+                self._db.execute("RELEASE service")
+                raise
+            self._db.execute("RELEASE service")
+        except sqlite3.Error as exc:
+            raise StoreError(f"service database {str(self.path)!r}: {exc}") from exc
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
