@@ -18,6 +18,7 @@ from typing import Any
 
 from igent.domain import parse_registration_record
 from igent.errors import DataError, StoreError
+from igent.service.answers import encode_answer
 from igent.service.campaigns import ROW_MAX_AGE_S, RUN_ID, CampaignDesk
 from igent.service.claims import ClaimBatcher
 from igent.service.errors import Conflict, CursorError, NotFound
@@ -112,9 +113,7 @@ class RegistrationDesk:
         self._locks = KeyedLocks()
         self._claims = ClaimBatcher(tables)
 
-    async def submit(
-        self, campaign_id: str, raw: Mapping[str, Any], submitted_by: str
-    ) -> DecisionPublic:
+    async def submit(self, campaign_id: str, raw: Mapping[str, Any], submitted_by: str) -> Answer:
         """Decide one registration, or answer the standing decision for the same content."""
         # A new offer version from another process is picked up within ROW_MAX_AGE_S.
         row = self.campaigns.row(campaign_id, max_age_s=ROW_MAX_AGE_S)
@@ -126,7 +125,7 @@ class RegistrationDesk:
 
     async def _submit(
         self, row: CampaignRow, registration_id: str, raw: dict[str, Any], submitted_by: str
-    ) -> DecisionPublic:
+    ) -> Answer:
         campaign_id = row.campaign_id
         started = self.clock()
         retry = False
@@ -148,7 +147,7 @@ class RegistrationDesk:
             if claim.state == "decided":
                 stored = self._stored(campaign_id, registration_id)
                 if stored is not None and stored.status in STANDING:
-                    return self.view(campaign_id, stored)
+                    return Answer.of(self.view(campaign_id, stored))
                 retry = True  # failed or unapproved: decide again
                 continue
             if self.clock() - started > self.deadline_s:
@@ -166,7 +165,7 @@ class RegistrationDesk:
 
     async def _decide(
         self, row: CampaignRow, raw: dict[str, Any], claim: Claim, started: float
-    ) -> DecisionPublic:
+    ) -> Answer:
         campaign_id = row.campaign_id
         runtime = await self.campaigns.runtime(campaign_id, row)
         runtime.refresh_capacity()  # other processes may have booked or cancelled
@@ -219,7 +218,9 @@ class RegistrationDesk:
             if claim.previous is None
             else self.tables.cancellations(campaign_id, record.registration_id)
         )
-        return to_public(campaign_id, stored, submission, cancellations, audit)
+        return Answer.from_fields(
+            public_fields(campaign_id, stored, submission, cancellations, audit)
+        )
 
     def _stored(self, campaign_id: str, registration_id: str) -> StoredDecision | None:
         stored = self.store.decision(campaign_id, registration_id)
@@ -335,29 +336,64 @@ def to_public(
     calls: bool = True,
 ) -> DecisionPublic:
     """Return the wire form of a decision and what the service knows about it."""
+    fields = public_fields(campaign_id, stored, submission, cancellations, audit, calls=calls)
+    return DecisionPublic(**fields)
+
+
+def public_fields(
+    campaign_id: str,
+    stored: StoredDecision,
+    submission: Submission | None,
+    cancellations: list[CancellationRow],
+    audit: dict[str, Any] | None,
+    *,
+    calls: bool = True,
+) -> dict[str, Any]:
+    """Return the fields of :func:`to_public`'s answer, in DecisionPublic's order."""
     payload = stored.payload
     match = payload.get("match") or {}
     registration_id = str(payload.get("registration_id") or stored.registration_id)
     cancelled = submission is not None and submission.state == "cancelled"
     info = submission.info if submission is not None else {}
     timing = payload.get("timing") or {}
-    return DecisionPublic(
-        campaign_id=campaign_id,
-        registration_id=registration_id,
-        status="cancelled" if cancelled else stored.status,
-        supplier_id=stored.supplier_id if stored.status == "matched" else None,
-        reason=match.get("reason"),
-        message=str(match.get("message") or ""),
-        source=match.get("source"),
-        candidates=list(match.get("candidates") or []),
-        purchase_order=payload.get("purchase_order"),
-        timings={k: v for k, v in timing.items() if isinstance(v, _SCALARS)},
-        model_calls=submission.calls if (submission is not None and calls) else [],
-        audit=audit,
-        deadline_fallback=bool(info.get("deadline_fallback", False)),
-        cancellations=[vars(c) for c in cancellations],
-        offer_version=info.get("offer_version"),
-    )
+    return {
+        "campaign_id": campaign_id,
+        "registration_id": registration_id,
+        "status": "cancelled" if cancelled else stored.status,
+        "supplier_id": stored.supplier_id if stored.status == "matched" else None,
+        "reason": match.get("reason"),
+        "message": str(match.get("message") or ""),
+        "source": match.get("source"),
+        "candidates": list(match.get("candidates") or []),
+        "purchase_order": payload.get("purchase_order"),
+        "timings": {k: v for k, v in timing.items() if isinstance(v, _SCALARS)},
+        "model_calls": submission.calls if (submission is not None and calls) else [],
+        "audit": audit,
+        "deadline_fallback": bool(info.get("deadline_fallback", False)),
+        "cancellations": [vars(c) for c in cancellations],
+        "offer_version": info.get("offer_version"),
+    }
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A decided registration's answer: its id and its JSON (a DecisionPublic)."""
+
+    registration_id: str
+    body: bytes
+
+    @classmethod
+    def of(cls, decision: DecisionPublic) -> Answer:
+        """Encode ``decision``."""
+        return cls(decision.registration_id, decision.model_dump_json().encode())
+
+    @classmethod
+    def from_fields(cls, fields: dict[str, Any]) -> Answer:
+        """Encode :func:`public_fields`' fields, validated by the model only when needed."""
+        body = encode_answer(fields)
+        if body is None:
+            return cls.of(DecisionPublic(**fields))
+        return cls(fields["registration_id"], body)
 
 
 def differing_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
@@ -386,11 +422,13 @@ def decode_cursor(cursor: str | None) -> tuple[int, str] | None:
 
 
 __all__ = [
+    "Answer",
     "CursorError",
     "Filters",
     "RegistrationDesk",
     "decode_cursor",
     "differing_fields",
     "encode_cursor",
+    "public_fields",
     "to_public",
 ]
