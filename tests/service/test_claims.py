@@ -1,4 +1,4 @@
-"""Claims of concurrent requests share one write (service/claims.py)."""
+"""Claims of concurrent requests share one write (service/claims.py); per-registration locks."""
 
 from __future__ import annotations
 
@@ -76,3 +76,32 @@ async def test_a_claim_whose_request_is_gone_is_released(tables: CountingTables)
     assert waiting.cancelled() and tables.calls == [["R1"]]
     # Released: another process may take it at once (its claim did not wait to expire).
     assert (await claims.claim(request("R1", owner="other"))).taken
+
+
+async def test_a_key_lock_is_dropped_once_its_holder_and_waiters_are_gone() -> None:
+    from igent.service.registrations import KeyedLocks
+
+    locks = KeyedLocks()
+    entered = asyncio.Event()
+    release = asyncio.Event()
+
+    async def holder() -> None:
+        async with locks.hold(("C1", "R1")):
+            entered.set()
+            await release.wait()
+
+    async def waiter() -> None:
+        async with locks.hold(("C1", "R1")):
+            raise AssertionError("never entered: cancelled while waiting")
+
+    holding = asyncio.ensure_future(holder())
+    await entered.wait()
+    waiting = asyncio.ensure_future(waiter())
+    await asyncio.sleep(0)
+    assert len(locks) == 1
+    waiting.cancel()
+    await asyncio.gather(waiting, return_exceptions=True)
+    release.set()
+    await holding
+
+    assert len(locks) == 0

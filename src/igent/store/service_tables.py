@@ -26,6 +26,10 @@ from igent.store.sqlite import SqliteStore
 KeyRole = Literal["operator", "viewer"]
 JobStatus = Literal["queued", "running", "done", "failed"]
 MIGRATION = "0002_service.sql"
+# Built once: ``json.dumps`` with options builds an encoder per call (hot: every claim and
+# decision). The same text as json.dumps(raw, sort_keys=True) and json.dumps(x, default=str).
+_SORTED = json.JSONEncoder(sort_keys=True)
+_LENIENT = json.JSONEncoder(default=str)
 
 
 def utc_now() -> str:
@@ -367,7 +371,7 @@ class ServiceTables:
             (
                 r.campaign_id,
                 r.registration_id,
-                json.dumps(r.raw, sort_keys=True),
+                _SORTED.encode(r.raw),
                 r.owner,
                 r.until,
                 r.submitted_by,
@@ -443,7 +447,7 @@ class ServiceTables:
                 "WHERE campaign_id = ? AND registration_id = ?",
                 [
                     (
-                        json.dumps(f.calls, default=str),
+                        _LENIENT.encode(f.calls),
                         json.dumps(f.info),
                         campaign_id,
                         f.registration_id,
@@ -453,10 +457,7 @@ class ServiceTables:
             )
             db.executemany(
                 "INSERT INTO events (campaign_id, kind, data, created_at) VALUES (?, ?, ?, ?)",
-                [
-                    (campaign_id, "decision", json.dumps(f.event, default=str), now)
-                    for f in finished
-                ],
+                [(campaign_id, "decision", _LENIENT.encode(f.event), now) for f in finished],
             )
 
     def release_claim(self, campaign_id: str, registration_id: str) -> None:
