@@ -31,6 +31,9 @@ CANDIDATE_TYPES: tuple[tuple[str, type], ...] = (
     ("outcome", str),
     ("reason", str),
 )
+_CANDIDATE_NAMES = tuple(name for name, _ in CANDIDATE_TYPES)
+_CANDIDATE_KINDS = tuple(kind for _, kind in CANDIDATE_TYPES)
+_TEXT = frozenset({str})
 FIELDS = tuple(DecisionPublic.model_fields)
 CANDIDATE_FIELDS = tuple(Candidate.model_fields)
 
@@ -73,25 +76,24 @@ def _candidates(rows: Any) -> list[dict[str, Any]] | None:
     for row in rows:
         if type(row) is not dict:
             return None
-        out = {}
-        for name, kind in CANDIDATE_TYPES:
-            value = row.get(name)
-            if type(value) is not kind:
-                return None
-            out[name] = value
+        out = {name: row.get(name) for name in _CANDIDATE_NAMES}
+        if tuple(map(type, out.values())) != _CANDIDATE_KINDS:
+            return None
         kept.append(out)
     return kept
 
 
 def _text_keyed(value: Any) -> bool:
     """Whether ``value`` is None or a dict with str keys (``dict[str, Any] | None``)."""
-    return value is None or (type(value) in _DICTS and all(type(k) is str for k in value))
+    return value is None or (type(value) in _DICTS and set(map(type, value)) <= _TEXT)
 
 
 def _scalars(value: Any) -> bool:
     """Whether ``value`` is a dict of str to str, int, float or bool (the timings)."""
-    return type(value) is dict and all(
-        type(k) is str and type(v) in _SCALAR_TYPES for k, v in value.items()
+    return (
+        type(value) is dict
+        and set(map(type, value)) <= _TEXT
+        and set(map(type, value.values())) <= _SCALAR_TYPES
     )
 
 
