@@ -46,8 +46,8 @@ def encode_answer(fields: dict[str, Any]) -> bytes | None:
     candidates = _candidates(fields["candidates"])
     if (
         candidates is None
-        or fields["model_calls"]
-        or fields["cancellations"]
+        or fields["model_calls"] != []
+        or fields["cancellations"] != []
         or type(fields["campaign_id"]) is not str
         or type(fields["registration_id"]) is not str
         or type(fields["message"]) is not str
