@@ -140,6 +140,43 @@ async def test_a_failed_finishing_write_never_fails_decisions_already_committed(
     assert sum((await used(client)).values()) == booked
 
 
+async def test_a_finishing_write_failing_halfway_keeps_the_batch_and_finishes_it_later(client):
+    # The service rows of a batch are written inside its ledger transaction (SQLite): a
+    # failure after some of them are written undoes those alone, never the bookings.
+    await create_campaign(client)
+    context = client._transport.app.state.context  # type: ignore[attr-defined]
+    db = context.tables._db
+    failures = [0]
+
+    def fail_once() -> int:
+        failures[0] += 1
+        return int(failures[0] == 1)
+
+    db.create_function("fail_once", 0, fail_once)
+    db.execute(
+        "CREATE TEMP TRIGGER events_fail_once BEFORE INSERT ON events WHEN fail_once() "
+        "BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"
+    )
+    registrations = demo_registrations()[:4]
+    answers = await asyncio.gather(
+        *(client.post("/v1/campaigns/demo/registrations", json=r) for r in registrations)
+    )
+
+    assert failures[0] > 1  # the batch's write failed, later ones went through
+    assert [a.status_code for a in answers] == [200] * 4  # their bookings are committed
+    booked = sum(a.json()["status"] == "matched" for a in answers)
+    assert sum((await used(client)).values()) == booked
+    decided = [
+        e.data["registration_id"]
+        for e in context.tables.events_after("demo", 0)
+        if e.kind == "decision"
+    ]
+    assert sorted(decided) == sorted(r["RegistrationNumber"] for r in registrations)  # once each
+    for registration in registrations:
+        submission = context.tables.submission("demo", registration["RegistrationNumber"])
+        assert submission.state == "decided"
+
+
 async def test_same_number_other_content_is_409_naming_fields(client):
     await create_campaign(client)
     registration = demo_registrations()[2]

@@ -110,8 +110,11 @@ def serve_command(
         threading.Thread(target=_announce_when_listening, args=args, daemon=True).start()
     else:
         print(line, flush=True)
+    from igent.cli.serve_http import CoalescingHttpToolsProtocol
+
     config = uvicorn.Config(
         app,
+        http=CoalescingHttpToolsProtocol,  # one write per answer, not two
         log_level=log_level,
         lifespan="on",
         access_log=False,

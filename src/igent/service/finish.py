@@ -2,9 +2,9 @@
 
 Once a decision is in the ledger, the service marks its submission decided, keeps the model
 calls and service info, and logs the decision event. :class:`DecisionFinisher` does that for a
-whole group-commit batch in one transaction, on the commit thread, before any request of the
-batch is answered (it is the committer's ``after_commit``): one service transaction per batch
-instead of one per request on the event loop.
+whole group-commit batch at once, before any request of the batch is answered: on SQLite inside
+the batch's ledger transaction (``SqliteStore.commit(then=...)``: one transaction per batch for
+both), on PostgreSQL in a transaction right after it (the committer's ``after_commit``).
 """
 
 from __future__ import annotations
@@ -55,11 +55,12 @@ class DecisionFinisher:
         self._expected.pop(ledger_key, None)
 
     def after_commit(self, decisions: Sequence[Decision]) -> None:
-        """Finish the decisions of one committed batch in one transaction (commit thread).
+        """Finish the decisions of one committed batch in one write.
 
-        A failure here is not the batch's: its ledger transaction is committed, so raising
-        would fail every request of it (and the committer). Each request then finishes its
-        own decision in :meth:`finish` instead.
+        A failure here is not the batch's: raising would fail every request of it (and the
+        committer), and inside the ledger's transaction undo its bookings too (a savepoint
+        undoes only these rows). Each request then finishes its own decision in
+        :meth:`finish` instead.
         """
         rows = []
         for decision in decisions:

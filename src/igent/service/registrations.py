@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from igent.domain import parse_registration_record
 from igent.errors import DataError, StoreError
+from igent.service.answers import encode_answer
 from igent.service.campaigns import ROW_MAX_AGE_S, RUN_ID, CampaignDesk
+from igent.service.claims import ClaimBatcher
 from igent.service.errors import Conflict, CursorError, NotFound
 from igent.service.finish import Finishing
 from igent.service.metrics import ServiceMetrics
@@ -28,6 +29,7 @@ from igent.store.service_tables import (
     CampaignRow,
     CancellationRow,
     Claim,
+    ClaimRequest,
     ServiceTables,
     Submission,
 )
@@ -68,23 +70,44 @@ class KeyedLocks:
     def __init__(self) -> None:
         self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
 
-    @contextlib.asynccontextmanager
-    async def hold(self, key: tuple[str, str]) -> AsyncIterator[None]:
-        """Hold the lock of ``key`` for the block."""
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
+    def hold(self, key: tuple[str, str]) -> _Held:
+        """Hold the lock of ``key`` for an ``async with`` block."""
+        return _Held(self._locks, key)
 
     def __len__(self) -> int:
         return len(self._locks)
+
+
+class _Held:
+    """``async with`` one key's lock (a class: every POST enters one, and a generator-based
+    context manager costs several times as much)."""
+
+    __slots__ = ("_key", "_lock", "_locks")
+
+    def __init__(self, locks: dict[tuple[str, str], tuple[asyncio.Lock, int]], key: Any) -> None:
+        self._locks = locks
+        self._key = key
+        lock, users = locks.get(key) or (asyncio.Lock(), 0)
+        locks[key] = (lock, users + 1)
+        self._lock = lock
+
+    async def __aenter__(self) -> None:
+        try:
+            await self._lock.acquire()
+        except BaseException:
+            self._leave()
+            raise
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._lock.release()
+        self._leave()
+
+    def _leave(self) -> None:
+        lock, users = self._locks[self._key]
+        if users == 1:
+            del self._locks[self._key]
+        else:
+            self._locks[self._key] = (lock, users - 1)
 
 
 class RegistrationDesk:
@@ -108,10 +131,9 @@ class RegistrationDesk:
         # Identifies this process's claims in a database shared with other processes.
         self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._locks = KeyedLocks()
+        self._claims = ClaimBatcher(tables)
 
-    async def submit(
-        self, campaign_id: str, raw: Mapping[str, Any], submitted_by: str
-    ) -> DecisionPublic:
+    async def submit(self, campaign_id: str, raw: Mapping[str, Any], submitted_by: str) -> Answer:
         """Decide one registration, or answer the standing decision for the same content."""
         # A new offer version from another process is picked up within ROW_MAX_AGE_S.
         row = self.campaigns.row(campaign_id, max_age_s=ROW_MAX_AGE_S)
@@ -123,20 +145,16 @@ class RegistrationDesk:
 
     async def _submit(
         self, row: CampaignRow, registration_id: str, raw: dict[str, Any], submitted_by: str
-    ) -> DecisionPublic:
+    ) -> Answer:
         campaign_id = row.campaign_id
         started = self.clock()
         retry = False
         while True:
-            claim = self.tables.claim(
-                campaign_id,
-                registration_id,
-                raw,
-                submitted_by,
-                self.owner,
-                time.time() + self.deadline_s + CLAIM_MARGIN_S,
-                retry=retry,
+            until = time.time() + self.deadline_s + CLAIM_MARGIN_S
+            request = ClaimRequest(
+                campaign_id, registration_id, raw, submitted_by, self.owner, until, retry
             )
+            claim = await self._claims.claim(request)
             if claim.taken:
                 break
             differing = differing_fields(claim.raw, raw)
@@ -149,7 +167,7 @@ class RegistrationDesk:
             if claim.state == "decided":
                 stored = self._stored(campaign_id, registration_id)
                 if stored is not None and stored.status in STANDING:
-                    return self.view(campaign_id, stored)
+                    return Answer.of(self.view(campaign_id, stored))
                 retry = True  # failed or unapproved: decide again
                 continue
             if self.clock() - started > self.deadline_s:
@@ -167,7 +185,7 @@ class RegistrationDesk:
 
     async def _decide(
         self, row: CampaignRow, raw: dict[str, Any], claim: Claim, started: float
-    ) -> DecisionPublic:
+    ) -> Answer:
         campaign_id = row.campaign_id
         runtime = await self.campaigns.runtime(campaign_id, row)
         runtime.refresh_capacity()  # other processes may have booked or cancelled
@@ -220,7 +238,9 @@ class RegistrationDesk:
             if claim.previous is None
             else self.tables.cancellations(campaign_id, record.registration_id)
         )
-        return to_public(campaign_id, stored, submission, cancellations, audit)
+        return Answer.from_fields(
+            public_fields(campaign_id, stored, submission, cancellations, audit)
+        )
 
     def _stored(self, campaign_id: str, registration_id: str) -> StoredDecision | None:
         stored = self.store.decision(campaign_id, registration_id)
@@ -336,29 +356,64 @@ def to_public(
     calls: bool = True,
 ) -> DecisionPublic:
     """Return the wire form of a decision and what the service knows about it."""
+    fields = public_fields(campaign_id, stored, submission, cancellations, audit, calls=calls)
+    return DecisionPublic(**fields)
+
+
+def public_fields(
+    campaign_id: str,
+    stored: StoredDecision,
+    submission: Submission | None,
+    cancellations: list[CancellationRow],
+    audit: dict[str, Any] | None,
+    *,
+    calls: bool = True,
+) -> dict[str, Any]:
+    """Return the fields of :func:`to_public`'s answer, in DecisionPublic's order."""
     payload = stored.payload
     match = payload.get("match") or {}
     registration_id = str(payload.get("registration_id") or stored.registration_id)
     cancelled = submission is not None and submission.state == "cancelled"
     info = submission.info if submission is not None else {}
     timing = payload.get("timing") or {}
-    return DecisionPublic(
-        campaign_id=campaign_id,
-        registration_id=registration_id,
-        status="cancelled" if cancelled else stored.status,
-        supplier_id=stored.supplier_id if stored.status == "matched" else None,
-        reason=match.get("reason"),
-        message=str(match.get("message") or ""),
-        source=match.get("source"),
-        candidates=list(match.get("candidates") or []),
-        purchase_order=payload.get("purchase_order"),
-        timings={k: v for k, v in timing.items() if isinstance(v, _SCALARS)},
-        model_calls=submission.calls if (submission is not None and calls) else [],
-        audit=audit,
-        deadline_fallback=bool(info.get("deadline_fallback", False)),
-        cancellations=[vars(c) for c in cancellations],
-        offer_version=info.get("offer_version"),
-    )
+    return {
+        "campaign_id": campaign_id,
+        "registration_id": registration_id,
+        "status": "cancelled" if cancelled else stored.status,
+        "supplier_id": stored.supplier_id if stored.status == "matched" else None,
+        "reason": match.get("reason"),
+        "message": str(match.get("message") or ""),
+        "source": match.get("source"),
+        "candidates": list(match.get("candidates") or []),
+        "purchase_order": payload.get("purchase_order"),
+        "timings": {k: v for k, v in timing.items() if isinstance(v, _SCALARS)},
+        "model_calls": submission.calls if (submission is not None and calls) else [],
+        "audit": audit,
+        "deadline_fallback": bool(info.get("deadline_fallback", False)),
+        "cancellations": [vars(c) for c in cancellations],
+        "offer_version": info.get("offer_version"),
+    }
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A decided registration's answer: its id and its JSON (a DecisionPublic)."""
+
+    registration_id: str
+    body: bytes
+
+    @classmethod
+    def of(cls, decision: DecisionPublic) -> Answer:
+        """Encode ``decision``."""
+        return cls(decision.registration_id, decision.model_dump_json().encode())
+
+    @classmethod
+    def from_fields(cls, fields: dict[str, Any]) -> Answer:
+        """Encode :func:`public_fields`' fields, validated by the model only when needed."""
+        body = encode_answer(fields)
+        if body is None:
+            return cls.of(DecisionPublic(**fields))
+        return cls(fields["registration_id"], body)
 
 
 def differing_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
@@ -387,11 +442,13 @@ def decode_cursor(cursor: str | None) -> tuple[int, str] | None:
 
 
 __all__ = [
+    "Answer",
     "CursorError",
     "Filters",
     "RegistrationDesk",
     "decode_cursor",
     "differing_fields",
     "encode_cursor",
+    "public_fields",
     "to_public",
 ]

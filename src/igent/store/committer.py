@@ -20,6 +20,7 @@ from igent.store.base import CommitResult, Decision, Store
 from igent.store.capacity_state import CapacityState
 
 AfterCommit = Callable[[Sequence[Decision]], None]
+CommitBatch = Callable[[Sequence[Decision]], CommitResult]
 
 
 @dataclass
@@ -45,6 +46,8 @@ class GroupCommitter:
 
     ``after_commit`` runs on the commit thread right after each transaction (appending the
     JSONL outputs); ``on_settled`` runs on the event loop once the batch is settled.
+    ``commit`` writes a batch in place of ``store.commit(campaign_id, run_id, batch)`` (the
+    service: its own rows in the same transaction).
     """
 
     def __init__(
@@ -59,6 +62,7 @@ class GroupCommitter:
         after_commit: AfterCommit | None = None,
         on_settled: AfterCommit | None = None,
         offload: bool = True,
+        commit: CommitBatch | None = None,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.store = store
@@ -70,6 +74,7 @@ class GroupCommitter:
         self.after_commit = after_commit
         self.on_settled = on_settled
         self.offload = offload
+        self._commit_batch = commit
         self.stats = CommitStats()
         self._clock = clock
         self._pending: list[_Pending] = []
@@ -189,7 +194,10 @@ class GroupCommitter:
     def _write(self, batch: Sequence[_Pending]) -> CommitResult:
         decisions = [p.decision for p in batch]
         started = self._clock()
-        result = self.store.commit(self.campaign_id, self.run_id, decisions)
+        if self._commit_batch is None:
+            result = self.store.commit(self.campaign_id, self.run_id, decisions)
+        else:
+            result = self._commit_batch(decisions)
         if self.after_commit is not None and result.committed:
             conflicted = {d.registration_id for d in result.conflicts}
             self.after_commit([d for d in decisions if d.registration_id not in conflicted])

@@ -51,9 +51,8 @@ class PgServiceTables(ServiceTables):
         self._owned = True
         self._pool = open_pool(url, min_size=1, max_size=max_connections, purpose="service")
 
-    def _claim_new(self, params: Sequence[Any]) -> int | None:
-        # Always the read-then-write claim under the advisory lock: a lone insert here would
-        # not wait for that lock and could fall between another process's read and write.
+    def _claim_new(self, db: Any, params: Sequence[Any]) -> int | None:
+        # Always the read-then-write claim (under the advisory lock each write takes).
         return None
 
     def close(self) -> None:

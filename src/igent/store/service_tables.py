@@ -26,6 +26,10 @@ from igent.store.sqlite import SqliteStore
 KeyRole = Literal["operator", "viewer"]
 JobStatus = Literal["queued", "running", "done", "failed"]
 MIGRATION = "0002_service.sql"
+# Built once: ``json.dumps`` with options builds an encoder per call (hot: every claim and
+# decision). The same text as json.dumps(raw, sort_keys=True) and json.dumps(x, default=str).
+_SORTED = json.JSONEncoder(sort_keys=True)
+_LENIENT = json.JSONEncoder(default=str)
 
 
 def utc_now() -> str:
@@ -96,6 +100,20 @@ class Claim:
     """Increasing number of the submission (its output order), when taken."""
     previous: str | None = None
     """The state before a taken claim (None: never submitted)."""
+
+
+@dataclass(frozen=True)
+class ClaimRequest:
+    """What :meth:`ServiceTables.claim` needs to claim one registration."""
+
+    campaign_id: str
+    registration_id: str
+    raw: dict[str, Any]
+    submitted_by: str
+    owner: str
+    until: float
+    """Epoch seconds after which another process may take the claim over."""
+    retry: bool = False
 
 
 @dataclass(frozen=True)
@@ -183,9 +201,22 @@ class ServiceTables:
             with self._lock:
                 self._db.close()
 
+    def joins(self, store: object) -> bool:
+        """Whether writes here made inside ``store``'s transaction (on its commit thread,
+        e.g. in ``SqliteStore.commit(then=...)``) join that transaction: they share its
+        connection."""
+        return isinstance(store, SqliteStore) and self._db is store._db
+
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
+            if self._db.in_transaction:
+                # Only the ledger's own transaction is open here (its connection and lock,
+                # this thread): join it, under a savepoint so that a failure undoes only
+                # these writes and never the ledger's.
+                with self._savepoint():
+                    yield self._db
+                return
             try:
                 self._db.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
@@ -196,6 +227,20 @@ class ServiceTables:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+
+    @contextmanager
+    def _savepoint(self) -> Iterator[None]:
+        try:
+            self._db.execute("SAVEPOINT service")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK TO service")
+                self._db.execute("RELEASE service")
+                raise
+            self._db.execute("RELEASE service")
+        except sqlite3.Error as exc:
+            raise StoreError(f"service database {str(self.path)!r}: {exc}") from exc
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
@@ -312,50 +357,74 @@ class ServiceTables:
         process died while deciding); with ``retry`` also when it was decided with the same
         content (failed or unapproved decisions are redone). Otherwise returns what is stored.
         """
-        text = json.dumps(raw, sort_keys=True)
-        now = self._now()
-        params = (campaign_id, registration_id, text, owner, until, submitted_by, now)
-        sequence = self._claim_new(params)
-        if sequence is not None:
-            return Claim(True, "deciding", raw, sequence)
-        with self._write() as db:
-            row = db.execute(
-                "SELECT raw, state, claim_owner, claim_until FROM submissions "
-                "WHERE campaign_id = ? AND registration_id = ?",
-                (campaign_id, registration_id),
-            ).fetchone()
-            free = (
-                row is None
-                or row[1] == "cancelled"
-                or (row[1] == "deciding" and (row[3] < time.time() or row[2] == owner))
-                or (row[1] == "decided" and retry and row[0] == text)
-            )
-            if not free:
-                return Claim(False, row[1], json.loads(row[0]), 0)
-            sequence = db.execute(self._claim_sql, params).fetchone()
-            previous = None if row is None else str(row[1])
-            return Claim(True, "deciding", raw, int(sequence[0]), previous)
+        request = ClaimRequest(campaign_id, registration_id, raw, submitted_by, owner, until, retry)
+        return self.claim_many([request])[0]
 
-    def _claim_new(self, params: Sequence[Any]) -> int | None:
-        """Claim a registration never submitted before in one statement (its own transaction,
-        cheaper than the read-then-write of :meth:`claim`); return its sequence number, or
-        None when a row exists.
+    def claim_many(self, requests: Sequence[ClaimRequest]) -> list[Claim]:
+        """:meth:`claim` for several registrations (distinct ones) in one transaction.
+
+        One write transaction for a group of concurrent requests instead of one each: a
+        SQLite commit costs far more than the insert it commits (locks, WAL frames).
+        """
+        now = self._now()
+        params = [
+            (
+                r.campaign_id,
+                r.registration_id,
+                _SORTED.encode(r.raw),
+                r.owner,
+                r.until,
+                r.submitted_by,
+                now,
+            )
+            for r in requests
+        ]
+        try:
+            with self._write() as db:
+                return [
+                    self._claim_in(db, request, row)
+                    for request, row in zip(requests, params, strict=True)
+                ]
+        except sqlite3.Error as exc:
+            raise StoreError(f"service database {str(self.path)!r}: {exc}") from exc
+
+    def _claim_in(self, db: Any, request: ClaimRequest, params: Sequence[Any]) -> Claim:
+        """Claim one registration inside the caller's write transaction."""
+        sequence = self._claim_new(db, params)
+        if sequence is not None:
+            return Claim(True, "deciding", request.raw, sequence)
+        row = db.execute(
+            "SELECT raw, state, claim_owner, claim_until FROM submissions "
+            "WHERE campaign_id = ? AND registration_id = ?",
+            (request.campaign_id, request.registration_id),
+        ).fetchone()
+        free = (
+            row is None
+            or row[1] == "cancelled"
+            or (row[1] == "deciding" and (row[3] < time.time() or row[2] == request.owner))
+            or (row[1] == "decided" and request.retry and row[0] == params[2])
+        )
+        if not free:
+            return Claim(False, row[1], json.loads(row[0]), 0)
+        taken = db.execute(self._claim_sql, params).fetchone()
+        previous = None if row is None else str(row[1])
+        return Claim(True, "deciding", request.raw, int(taken[0]), previous)
+
+    def _claim_new(self, db: Any, params: Sequence[Any]) -> int | None:
+        """Claim a registration never submitted before in one statement (no read first);
+        return its sequence number, or None when a row exists.
 
         Safe on SQLite: every writer holds the database's one write lock, so this insert never
         falls between another process's read and write.
         """
-        with self._lock:
-            try:
-                cursor = self._db.execute(
-                    "INSERT INTO submissions (campaign_id, registration_id, raw, state, "
-                    "claim_owner, claim_until, submitted_by, submitted_at) "
-                    "VALUES (?, ?, ?, 'deciding', ?, ?, ?, ?) "
-                    "ON CONFLICT (campaign_id, registration_id) DO NOTHING",
-                    params,
-                )
-            except sqlite3.Error as exc:
-                raise StoreError(f"service database {str(self.path)!r}: {exc}") from exc
-            return int(cursor.lastrowid or 0) if cursor.rowcount == 1 else None
+        cursor = db.execute(
+            "INSERT INTO submissions (campaign_id, registration_id, raw, state, "
+            "claim_owner, claim_until, submitted_by, submitted_at) "
+            "VALUES (?, ?, ?, 'deciding', ?, ?, ?, ?) "
+            "ON CONFLICT (campaign_id, registration_id) DO NOTHING",
+            params,
+        )
+        return int(cursor.lastrowid or 0) if cursor.rowcount == 1 else None
 
     def finish_decision(
         self,
@@ -378,7 +447,7 @@ class ServiceTables:
                 "WHERE campaign_id = ? AND registration_id = ?",
                 [
                     (
-                        json.dumps(f.calls, default=str),
+                        _LENIENT.encode(f.calls),
                         json.dumps(f.info),
                         campaign_id,
                         f.registration_id,
@@ -388,10 +457,7 @@ class ServiceTables:
             )
             db.executemany(
                 "INSERT INTO events (campaign_id, kind, data, created_at) VALUES (?, ?, ?, ?)",
-                [
-                    (campaign_id, "decision", json.dumps(f.event, default=str), now)
-                    for f in finished
-                ],
+                [(campaign_id, "decision", _LENIENT.encode(f.event), now) for f in finished],
             )
 
     def release_claim(self, campaign_id: str, registration_id: str) -> None:
@@ -582,6 +648,7 @@ __all__ = [
     "CampaignRow",
     "CancellationRow",
     "Claim",
+    "ClaimRequest",
     "EventRow",
     "FinishedDecision",
     "JobRow",

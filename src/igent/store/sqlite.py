@@ -103,11 +103,14 @@ class SqliteStore(SqlLedger):
         audits: Sequence[Mapping[str, Any]] = (),
         *,
         keep_final: bool = False,
+        then: Callable[[Sequence[Decision]], None] | None = None,
     ) -> CommitResult:
         """Write decisions (booking the matched ones) and audits in ONE transaction.
 
         A batch of first decisions that all fit takes a set-based path (``_write_fresh``);
         anything else is written decision by decision (moves, full suppliers, ``keep_final``).
+        ``then`` runs inside the transaction, after the writes, with the committed decisions:
+        what it writes on this store's connection commits with them (the service's rows).
         """
         committed: list[str] = []
         conflicts: list[Decision] = []
@@ -125,6 +128,9 @@ class SqliteStore(SqlLedger):
             write_audits(
                 db, SQLITE, campaign_id, run_id, [(str(a["registration_id"]), a) for a in audits]
             )
+            if then is not None and committed:
+                conflicted = {d.registration_id for d in conflicts}
+                then([d for d in decisions if d.registration_id not in conflicted])
         return CommitResult(tuple(committed), tuple(conflicts))
 
 

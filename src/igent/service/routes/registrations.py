@@ -11,7 +11,7 @@ from igent.service.context import ServiceContext
 from igent.service.deps import Context, Operator, Reader, error_responses
 from igent.service.jobs import parse_batch
 from igent.service.registrations import Filters
-from igent.service.responses import model_response
+from igent.service.responses import JSON, model_response
 from igent.service.routes.campaigns import CampaignId
 from igent.service.routes.jobs import job_public
 from igent.service.schemas import (
@@ -81,8 +81,8 @@ async def decide_one(
     context: ServiceContext, campaign_id: str, body: RegistrationIn, key: KeyRow
 ) -> Response:
     """Decide ``body`` for the caller ``key`` and answer the decision."""
-    decision = await context.registrations.submit(campaign_id, body.raw(), submitted_by=key.key_id)
-    return model_response(decision)
+    answer = await context.registrations.submit(campaign_id, body.raw(), submitted_by=key.key_id)
+    return Response(answer.body, media_type=JSON)
 
 
 @router.post(
