@@ -110,11 +110,9 @@ def serve_command(
         threading.Thread(target=_announce_when_listening, args=args, daemon=True).start()
     else:
         print(line, flush=True)
-    from igent.cli.serve_http import CoalescingHttpToolsProtocol
-
     config = uvicorn.Config(
         app,
-        http=CoalescingHttpToolsProtocol,  # one write per answer, not two
+        http=_http_protocol(),
         log_level=log_level,
         lifespan="on",
         access_log=False,
@@ -231,3 +229,16 @@ def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+
+
+def _http_protocol() -> Any:
+    """uvicorn's httptools protocol with one write per answer, or uvicorn's own choice.
+
+    The coalescing protocol subclasses a uvicorn internal; should a uvicorn release move it,
+    the service still starts, with two writes per answer.
+    """
+    try:
+        from igent.cli.serve_http import CoalescingHttpToolsProtocol
+    except ImportError:  # pragma: no cover - a uvicorn without httptools_impl
+        return "auto"
+    return CoalescingHttpToolsProtocol
