@@ -1,6 +1,6 @@
 """Benchmark the campaign service over real HTTP (igent serve on 127.0.0.1).
 
-Usage: python benchmarks/service.py [--registrations 400] [--workers 1,2] [--quick] [--llm]
+Usage: python benchmarks/service.py [--registrations 2000] [--workers 1,2] [--quick] [--llm]
        [--json OUT]
 
 For each server process count in ``--workers`` a fresh SQLite file and a fresh
@@ -299,7 +299,7 @@ def run(count: int, workers_list: list[int], llm: bool) -> dict[str, Any]:
 def main() -> None:
     """Parse options, run, print the figures (and write JSON with --json)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--registrations", type=int, default=400)
+    parser.add_argument("--registrations", type=int, default=2000)
     parser.add_argument(
         "--workers", default="1,2", help="server process counts to measure, comma-separated"
     )
