@@ -112,6 +112,9 @@ def test_a_timing_that_is_not_plain_stays_a_plain_dict() -> None:
     timing = RegistrationTiming(registration_id="R", total_s=math.inf)
     payload = timing_payload(timing)
     assert type(payload) is dict and payload["total_s"] == math.inf
+    extended = RegistrationTiming(registration_id="R", total_s=0.5)
+    extended.note = "set beside the fields"  # type: ignore[attr-defined]
+    assert type(timing_payload(extended)) is dict
 
 
 def _naive_timing(timings: list[dict[str, Any]]) -> dict[str, dict[str, float]]:

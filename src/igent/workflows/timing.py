@@ -90,6 +90,8 @@ def timing_payload(timing: RegistrationTiming) -> dict[str, Any]:
     """Return ``timing`` as the ledger keeps it: a :class:`TimingPayload` when its values are
     plain (always, in practice), else a plain dict."""
     values = dict(vars(timing))
+    if len(values) != len(TIMING_COLUMNS):  # an attribute set beside the fields
+        return values
     texts = _value_texts(list(values.values())[1:])
     if texts is None or type(timing.registration_id) is not str:
         return values
