@@ -16,11 +16,10 @@ import argparse
 import json
 import re
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-from scale import child_env, compile_sources, write_campaign
+from scale import child_env, compile_sources, rules_command, write_campaign
 
 
 def count(paths: dict[str, Path], out: Path, src: Path | None) -> int:
@@ -29,21 +28,7 @@ def count(paths: dict[str, Path], out: Path, src: Path | None) -> int:
         "valgrind",
         "--tool=callgrind",
         f"--callgrind-out-file={out}.callgrind",
-        sys.executable,
-        "-m",
-        "igent.workflows",
-        "rules",
-        "--registrations",
-        str(paths["registrations"]),
-        "--offers",
-        str(paths["offers"]),
-        "--incentives",
-        str(paths["incentives"]),
-        "--campaign-date",
-        "2026-06-01",
-        "--quiet",
-        "--out",
-        str(out),
+        *rules_command(paths, out),
     ]
     done = subprocess.run(command, env=child_env(src), capture_output=True, text=True, check=False)
     found = re.search(r"Collected : (\d+)", done.stderr)

@@ -95,9 +95,9 @@ def compile_sources(src: Path | None) -> None:
     )
 
 
-def run_once(paths: dict[str, Path], out: Path, src: Path | None = None) -> dict[str, float]:
-    """Run the rules constellation in a child (``src`` on its path); return wall, CPU, RSS."""
-    command = [
+def rules_command(paths: dict[str, Path], out: Path) -> list[str]:
+    """The measured command: the rules constellation over ``paths``, outputs in ``out``."""
+    return [
         sys.executable,
         "-m",
         "igent.workflows",
@@ -115,6 +115,11 @@ def run_once(paths: dict[str, Path], out: Path, src: Path | None = None) -> dict
         "--out",
         str(out),
     ]
+
+
+def run_once(paths: dict[str, Path], out: Path, src: Path | None = None) -> dict[str, float]:
+    """Run the rules constellation in a child (``src`` on its path); return wall, CPU, RSS."""
+    command = rules_command(paths, out)
     env = child_env(src)
     shutil.rmtree(out, ignore_errors=True)
     started = time.perf_counter()
